@@ -1,0 +1,28 @@
+#pragma once
+// The command line: what a musician or a venue technician types, turned into a NodeConfig.
+
+#include "log/log.hpp"
+#include "node/node.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace midimesh::cli {
+
+struct Options {
+  node::NodeConfig node;
+  bool list_ports = false;
+  log::Level log_level = log::Level::info;
+};
+
+// Parses argv. Returns the options, or the exit code when the program should stop now
+// (--help, --version, a usage error: CLI11 has printed what to say).
+struct Parsed {
+  std::optional<Options> options;
+  int exit_code = 0;
+};
+
+Parsed parse(int argc, char** argv);
+
+} // namespace midimesh::cli

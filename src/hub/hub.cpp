@@ -1,0 +1,185 @@
+#include "hub/hub.hpp"
+
+#include "log/log.hpp"
+#include "wire/transport.hpp"
+
+#include <cstring>
+#include <fmt/format.h>
+
+namespace midimesh::hub {
+namespace {
+
+constexpr std::string_view component = "hub";
+// Messages forwarded per wake-up before the loop looks at its other sockets again.
+constexpr int forward_batch = 512;
+constexpr int monitored_events = ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
+
+std::string bind_tcp(zmq::socket_t& socket, const std::string& address, std::uint16_t port) {
+  const bool v6 = address.find(':') != std::string::npos;
+  const std::string endpoint = fmt::format("tcp://{}:{}", v6 ? "[" + address + "]" : address, port);
+  try {
+    socket.bind(endpoint);
+  } catch (const zmq::error_t& e) {
+    throw HubError(fmt::format(
+        "cannot listen on {}: {}{}", endpoint, e.what(),
+        e.num() == EADDRINUSE ? " (another hub or program uses this port; pick another with --port)"
+                              : ""));
+  }
+  return socket.get(zmq::sockopt::last_endpoint);
+}
+
+zmq::socket_t monitor(zmq::context_t& context, zmq::socket_t& socket, const std::string& endpoint) {
+  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), monitored_events) != 0)
+    throw HubError(fmt::format("cannot monitor hub socket: {}", zmq_strerror(zmq_errno())));
+  zmq::socket_t pair(context, zmq::socket_type::pair);
+  pair.connect(endpoint);
+  return pair;
+}
+
+} // namespace
+
+Hub::Hub(zmq::context_t& context, const HubConfig& config)
+    : config_(config), xsub_(context, zmq::socket_type::xsub),
+      xpub_(context, zmq::socket_type::xpub) {
+  for (zmq::socket_t* s : {&xsub_, &xpub_})
+    wire::apply_common_options(*s);
+  xsub_.set(zmq::sockopt::rcvhwm, config_.send_hwm);
+  xpub_.set(zmq::sockopt::sndhwm, config_.send_hwm);
+  xpub_.set(zmq::sockopt::invert_matching, 1);
+  xsub_monitor_ = monitor(context, xsub_, config_.inproc_prefix + "-monitor-in");
+  xpub_monitor_ = monitor(context, xpub_, config_.inproc_prefix + "-monitor-out");
+  publish_endpoint_ = bind_tcp(xsub_, config_.bind_address, config_.port);
+  subscribe_endpoint_ =
+      bind_tcp(xpub_, config_.bind_address, static_cast<std::uint16_t>(config_.port + 1));
+  xsub_.bind(local_publish());
+  xpub_.bind(local_subscribe());
+  // XSUB forwards nothing until it subscribes; the hub wants every topic from every node.
+  const std::uint8_t subscribe_all = 1;
+  xsub_.send(zmq::const_buffer(&subscribe_all, 1));
+  log::info(component, "forwarding: nodes publish to {} and subscribe at {}", publish_endpoint_,
+            subscribe_endpoint_);
+}
+
+void Hub::add_poll_items(std::vector<zmq::pollitem_t>& items) {
+  items.push_back({xsub_.handle(), 0, ZMQ_POLLIN, 0});
+  items.push_back({xpub_.handle(), 0, ZMQ_POLLIN, 0});
+  items.push_back({xsub_monitor_.handle(), 0, ZMQ_POLLIN, 0});
+  items.push_back({xpub_monitor_.handle(), 0, ZMQ_POLLIN, 0});
+}
+
+void Hub::on_poll(const zmq::pollitem_t* items, std::uint64_t now_us) {
+  if (items[0].revents & ZMQ_POLLIN) forward(now_us);
+  if (items[1].revents & ZMQ_POLLIN) read_subscriptions();
+  if (items[2].revents & ZMQ_POLLIN) read_monitor(xsub_monitor_, "publish", now_us);
+  if (items[3].revents & ZMQ_POLLIN) read_monitor(xpub_monitor_, "subscribe", now_us);
+}
+
+void Hub::forward(std::uint64_t now_us) {
+  zmq::message_t topic, body, extra;
+  for (int i = 0; i < forward_batch; ++i) {
+    if (!xsub_.recv(topic, zmq::recv_flags::dontwait)) return;
+    std::size_t frames = 1;
+    for (bool more = topic.more(); more; ++frames) {
+      zmq::message_t& part = frames == 1 ? body : extra; // a third frame is only counted
+      (void)xsub_.recv(part, zmq::recv_flags::none);     // parts of a message arrive together
+      more = part.more();
+    }
+    const Verdict verdict = check_message(
+        frames, {topic.data<std::uint8_t>(), topic.size()},
+        frames >= 2 ? std::span<const std::uint8_t>(body.data<std::uint8_t>(), body.size())
+                    : std::span<const std::uint8_t>());
+    if (verdict != Verdict::forward) {
+      refuse(verdict, topic.to_string_view(), now_us);
+      continue;
+    }
+    counters_.forwarded_bytes += body.size();
+    ++counters_.forwarded;
+    // XPUB never blocks: a receiver whose pipe is full simply misses this message, and sees
+    // the gap in the sender's sequence numbers.
+    (void)xpub_.send(topic, zmq::send_flags::sndmore);
+    (void)xpub_.send(body, zmq::send_flags::none);
+  }
+}
+
+void Hub::refuse(Verdict verdict, std::string_view topic, std::uint64_t now_us) {
+  ++counters_.refused[static_cast<std::size_t>(verdict)];
+  std::uint64_t suppressed = 0;
+  if (!refusal_log_[verdict].admit(now_us, suppressed)) return;
+  const std::string from =
+      wire_printable(topic) ? std::string(topic) : fmt::format("{} bytes of binary", topic.size());
+  log::warn(component, "dropped a message from {}: {}{}; the mesh goes on", from, describe(verdict),
+            suppressed ? fmt::format(" ({} more since the last report)", suppressed) : "");
+}
+
+bool Hub::wire_printable(std::string_view text) {
+  if (text.empty() || text.size() > 64) return false;
+  for (unsigned char c : text)
+    if (c < 0x20 || c > 0x7E) return false;
+  return true;
+}
+
+void Hub::read_subscriptions() {
+  zmq::message_t message;
+  while (xpub_.recv(message, zmq::recv_flags::dontwait)) {
+    if (message.size() < 1) continue;
+    const bool subscribe = message.data<std::uint8_t>()[0] == 1;
+    const std::string_view id(message.data<char>() + 1, message.size() - 1);
+    if (subscribe)
+      ++counters_.receivers;
+    else if (counters_.receivers > 0)
+      --counters_.receivers;
+    log::info(component, "receiver {} {} ({} attached)",
+              wire_printable(id) ? std::string(id) : std::string("(unnamed)"),
+              subscribe ? "attached" : "detached", counters_.receivers);
+  }
+}
+
+void Hub::read_monitor(zmq::socket_t& monitor, const char* which, std::uint64_t now_us) {
+  zmq::message_t event, address;
+  while (monitor.recv(event, zmq::recv_flags::dontwait)) {
+    if (event.more()) (void)monitor.recv(address, zmq::recv_flags::none);
+    if (event.size() < 6) continue;
+    std::uint16_t id = 0;
+    std::memcpy(&id, event.data(), sizeof id);
+    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL || id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+      ++counters_.rejected_connections;
+      std::uint64_t suppressed = 0;
+      if (garbage_log_.admit(now_us, suppressed))
+        log::warn(component,
+                  "closed a connection to the {} port {} that does not speak ZeroMQ/midimesh "
+                  "(handshake failed){}; other nodes are not affected",
+                  which, address.to_string(),
+                  suppressed ? fmt::format(", {} more since the last report", suppressed) : "");
+    } else {
+      log::debug(component, "{} port: {} ({})", which,
+                 id == ZMQ_EVENT_ACCEPTED ? "connection accepted" : "connection closed",
+                 address.to_string());
+    }
+  }
+}
+
+void Hub::close(int linger_ms) {
+  xpub_.set(zmq::sockopt::linger, linger_ms);
+  for (zmq::socket_t* s : {&xsub_monitor_, &xpub_monitor_, &xsub_, &xpub_})
+    s->close();
+}
+
+std::string Hub::stats() const {
+  std::uint64_t refused = 0;
+  for (auto n : counters_.refused)
+    refused += n;
+  return fmt::format("forwarded={} forwarded_bytes={} refused={} malformed={} "
+                     "version_mismatch={} too_large={} spoofed={} rejected_connections={} "
+                     "receivers={}",
+                     counters_.forwarded, counters_.forwarded_bytes, refused,
+                     counters_.refused[static_cast<std::size_t>(Verdict::malformed)] +
+                         counters_.refused[static_cast<std::size_t>(Verdict::wrong_frame_count)],
+                     counters_.refused[static_cast<std::size_t>(Verdict::version_mismatch)],
+                     counters_.refused[static_cast<std::size_t>(Verdict::too_large)],
+                     counters_.refused[static_cast<std::size_t>(Verdict::spoofed_sender)],
+                     counters_.rejected_connections, counters_.receivers);
+}
+
+} // namespace midimesh::hub

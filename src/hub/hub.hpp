@@ -1,0 +1,85 @@
+#pragma once
+// The hub: a ZeroMQ XSUB/XPUB proxy that forwards every well-formed message to every node
+// except its sender. Nodes' SUB sockets set ZMQ_INVERT_MATCHING and subscribe to their own id,
+// and so does the XPUB: a message whose topic is a node's id reaches everyone but that node,
+// filtered here at the hub without one copy per destination.
+// A slow or stalled node only fills its own XPUB pipe (bounded by SNDHWM); the rest go on.
+
+#include "hub/frame_check.hpp"
+#include "log/throttle.hpp"
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+namespace midimesh::hub {
+
+// Thrown when the hub cannot start: the port is taken, the address is not ours.
+struct HubError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct HubConfig {
+  std::string bind_address = "*"; // all interfaces, IPv4 and IPv6
+  std::uint16_t port = 8141;      // nodes publish to port, subscribe at port + 1
+  std::string inproc_prefix = "inproc://midimesh-hub";
+  int send_hwm = 50'000; // per receiving node: what a stalled node may cost the hub
+};
+
+struct HubCounters {
+  std::uint64_t forwarded = 0;
+  std::uint64_t forwarded_bytes = 0;
+  std::array<std::uint64_t, 6> refused{}; // by Verdict
+  std::uint64_t rejected_connections = 0; // failed the ZMTP handshake: garbage on our ports
+  std::uint64_t receivers = 0;            // nodes subscribed right now
+};
+
+class Hub {
+public:
+  Hub(zmq::context_t& context, const HubConfig& config);
+  Hub(const Hub&) = delete;
+  Hub& operator=(const Hub&) = delete;
+
+  // Where this process's own node connects: publish to local_publish(), subscribe at
+  // local_subscribe().
+  std::string local_publish() const { return config_.inproc_prefix + "-in"; }
+  std::string local_subscribe() const { return config_.inproc_prefix + "-out"; }
+  // Where remote nodes connect, as bound (with the real port).
+  const std::string& publish_endpoint() const { return publish_endpoint_; }
+  const std::string& subscribe_endpoint() const { return subscribe_endpoint_; }
+
+  static constexpr std::size_t poll_item_count = 4;
+  void add_poll_items(std::vector<zmq::pollitem_t>& items);
+  // `items` points at the first of the poll_item_count items add_poll_items added.
+  void on_poll(const zmq::pollitem_t* items, std::uint64_t now_us);
+
+  // Closes the sockets, giving messages already forwarded up to linger_ms to leave.
+  void close(int linger_ms);
+
+  const HubCounters& counters() const noexcept { return counters_; }
+  std::string stats() const;
+
+private:
+  void forward(std::uint64_t now_us);
+  void read_subscriptions();
+  void read_monitor(zmq::socket_t& monitor, const char* which, std::uint64_t now_us);
+  void refuse(Verdict verdict, std::string_view topic, std::uint64_t now_us);
+  static bool wire_printable(std::string_view text);
+
+  HubConfig config_;
+  zmq::socket_t xsub_;
+  zmq::socket_t xpub_;
+  zmq::socket_t xsub_monitor_;
+  zmq::socket_t xpub_monitor_;
+  std::string publish_endpoint_;
+  std::string subscribe_endpoint_;
+  HubCounters counters_;
+  std::map<Verdict, log::Throttle> refusal_log_;
+  log::Throttle garbage_log_;
+};
+
+} // namespace midimesh::hub

@@ -1,0 +1,35 @@
+#pragma once
+// Keeps a flood of identical problems (a garbage sender, a stalled peer) from flooding the log:
+// the first occurrence is logged at once, later ones are counted and summed up at most once per
+// interval. Pure: the caller passes the time.
+
+#include <cstdint>
+
+namespace midimesh::log {
+
+class Throttle {
+public:
+  explicit Throttle(std::uint64_t interval_us = 5'000'000) : interval_us_(interval_us) {}
+
+  // Counts one occurrence. True when the caller should log now; `suppressed` then holds how
+  // many occurrences went unlogged since the last line.
+  bool admit(std::uint64_t now_us, std::uint64_t& suppressed) {
+    if (logged_once_ && now_us < last_us_ + interval_us_) {
+      ++pending_;
+      return false;
+    }
+    suppressed = pending_;
+    pending_ = 0;
+    last_us_ = now_us;
+    logged_once_ = true;
+    return true;
+  }
+
+private:
+  std::uint64_t interval_us_;
+  std::uint64_t last_us_ = 0;
+  std::uint64_t pending_ = 0;
+  bool logged_once_ = false;
+};
+
+} // namespace midimesh::log

@@ -1,0 +1,57 @@
+#include "node/mesh_link.hpp"
+
+#include "wire/transport.hpp"
+
+namespace midimesh::node {
+namespace {
+// Deep queues: a burst of MIDI must wait in memory, not vanish at ZeroMQ's default of 1000.
+constexpr int queue_depth = 100'000;
+} // namespace
+
+MeshLink::MeshLink(zmq::context_t& context, std::string node_id)
+    : context_(context), id_(std::move(node_id)) {}
+
+void MeshLink::connect(const std::string& publish_endpoint, const std::string& subscribe_endpoint) {
+  disconnect(0);
+  publisher_ = zmq::socket_t(context_, zmq::socket_type::pub);
+  subscriber_ = zmq::socket_t(context_, zmq::socket_type::sub);
+  wire::apply_common_options(publisher_);
+  wire::apply_common_options(subscriber_);
+  publisher_.set(zmq::sockopt::sndhwm, queue_depth);
+  subscriber_.set(zmq::sockopt::rcvhwm, queue_depth);
+  // With inverted matching, subscribing to our own id means "everything except our own
+  // messages"; the hub's XPUB applies the same rule, so they are never sent back to us.
+  subscriber_.set(zmq::sockopt::invert_matching, 1);
+  subscriber_.set(zmq::sockopt::subscribe, id_);
+  publisher_.connect(publish_endpoint);
+  subscriber_.connect(subscribe_endpoint);
+}
+
+void MeshLink::disconnect(int linger_ms) {
+  if (publisher_) {
+    publisher_.set(zmq::sockopt::linger, linger_ms);
+    publisher_.close();
+  }
+  if (subscriber_) subscriber_.close();
+}
+
+bool MeshLink::publish(wire::MessageType type, std::span<const std::uint8_t> payload,
+                       std::uint64_t time_us) {
+  if (!publisher_) return false;
+  wire::Envelope envelope;
+  envelope.type = static_cast<std::uint8_t>(type);
+  envelope.sender = id_;
+  envelope.seq = next_seq_++;
+  envelope.time_us = time_us;
+  envelope.payload.assign(payload.begin(), payload.end());
+  const std::vector<std::uint8_t> frame = wire::encode(envelope);
+  try {
+    if (!publisher_.send(zmq::buffer(id_), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+      return false;
+    return publisher_.send(zmq::buffer(frame), zmq::send_flags::dontwait).has_value();
+  } catch (const zmq::error_t&) {
+    return false;
+  }
+}
+
+} // namespace midimesh::node

@@ -1,0 +1,338 @@
+#include "node/node.hpp"
+
+#include "log/log.hpp"
+#include "midi/midi_message.hpp"
+#include "midimesh_config.h"
+
+#include <chrono>
+#include <csignal>
+#include <fmt/format.h>
+#include <random>
+
+namespace midimesh::node {
+namespace {
+
+constexpr std::string_view component = "node";
+// Until the hub has answered, hello often so that joining takes milliseconds, not a heartbeat.
+constexpr std::uint64_t joining_hello_us = 50'000;
+// How long the goodbye and the last note-offs may take to leave at shutdown.
+constexpr int goodbye_linger_ms = 300;
+
+std::uint64_t steady_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+std::uint64_t wall_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string suffix(std::uint64_t suppressed) {
+  return suppressed ? fmt::format(" ({} more since the last report)", suppressed) : "";
+}
+
+} // namespace
+
+std::string make_node_id() {
+  std::random_device device;
+  const std::uint64_t value = (static_cast<std::uint64_t>(device()) << 32) ^ device();
+  return fmt::format("{:016x}", value);
+}
+
+Node::Node(NodeConfig config)
+    : config_(std::move(config)), context_(1), link_(context_, make_node_id()) {
+  log::info(component, "midimesh {} node \"{}\" id {}", MIDIMESH_VERSION, config_.name, link_.id());
+  if (config_.host_hub) {
+    hub::HubConfig hub_config;
+    hub_config.bind_address = config_.bind_address;
+    hub_config.port = config_.port;
+    hub_ = std::make_unique<hub::Hub>(context_, hub_config);
+    link_.connect(hub_->local_publish(), hub_->local_subscribe());
+    joined_ = true;
+  } else {
+    const std::string pub = wire::publish_endpoint(config_.hub_address);
+    const std::string sub = wire::subscribe_endpoint(config_.hub_address);
+    log::info(component, "joining the hub at {} (publish {}, subscribe {})",
+              config_.hub_address.host, pub, sub);
+    link_.connect(pub, sub);
+  }
+  if (config_.midi) {
+    try {
+      midi_ = midi::open_midi_ports(config_.midi_config);
+      log::info("midi", "{}", midi_->describe());
+    } catch (const midi::MidiError& e) {
+      log::error("midi",
+                 "no MIDI ports: {}; running without MIDI (the node still relays and "
+                 "counts), restart with a working backend or --no-midi to silence this",
+                 e.what());
+    }
+  } else {
+    log::info("midi", "MIDI ports disabled (--no-midi)");
+  }
+}
+
+Node::~Node() = default;
+
+int Node::run() {
+  std::vector<zmq::pollitem_t> items;
+  bool stopping = false;
+  while (!stopping) {
+    items.clear();
+    items.push_back({nullptr, signals_.fd(), ZMQ_POLLIN, 0});
+    items.push_back({link_.subscriber().handle(), 0, ZMQ_POLLIN, 0});
+    const std::size_t midi_index = items.size();
+    if (midi_) items.push_back({nullptr, midi_->input_fd(), ZMQ_POLLIN, 0});
+    const std::size_t hub_index = items.size();
+    if (hub_) hub_->add_poll_items(items);
+
+    const std::uint64_t now = steady_us();
+    const auto wait_ms = next_hello_us_ > now ? (next_hello_us_ - now + 999) / 1000 : 0;
+    try {
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+      continue; // a signal: its byte is waiting in the signal pipe
+    }
+
+    const std::uint64_t after = steady_us();
+    if (items[0].revents & ZMQ_POLLIN) {
+      while (const int signal = signals_.take()) {
+        if (signal == SIGUSR1)
+          log::info(component, "stats: {}", stats());
+        else
+          stopping = true;
+      }
+    }
+    if (hub_) hub_->on_poll(&items[hub_index], after);
+    if (items[1].revents & ZMQ_POLLIN) on_mesh_readable(after);
+    if (midi_ && (items[midi_index].revents & ZMQ_POLLIN)) on_midi_input();
+    if (after >= next_hello_us_) tick(after);
+  }
+  shutdown();
+  return 0;
+}
+
+void Node::on_mesh_readable(std::uint64_t now_us) {
+  zmq::message_t topic, body;
+  // Bounded batch: MIDI input and the hub's own sockets must not wait behind a flood.
+  for (int i = 0; i < 512; ++i) {
+    if (!link_.subscriber().recv(topic, zmq::recv_flags::dontwait)) return;
+    if (!topic.more()) {
+      ++counters_.malformed;
+      continue;
+    }
+    (void)link_.subscriber().recv(body, zmq::recv_flags::none);
+    while (body.more()) // a v1 message has two frames; skip the rest of a longer one
+      (void)link_.subscriber().recv(body, zmq::recv_flags::none);
+    const wire::Decoded decoded = wire::decode({body.data<std::uint8_t>(), body.size()});
+    if (!decoded) {
+      const std::string from(topic.to_string_view().substr(0, wire::node_id_length));
+      if (decoded.error == wire::DecodeError::version_mismatch) {
+        ++counters_.version_mismatch;
+        if (!version_warned_[from])
+          log::warn(component,
+                    "ignoring peer {}: it speaks protocol version {}, this node speaks {}; "
+                    "upgrade one of them to bring it into the mesh",
+                    from, decoded.version, wire::protocol_version);
+        version_warned_[from] = true;
+        continue;
+      }
+      ++counters_.malformed;
+      std::uint64_t suppressed = 0;
+      if (malformed_log_.admit(now_us, suppressed))
+        log::warn(component, "dropped a {} from the mesh; the node goes on{}",
+                  wire::describe(decoded.error), suffix(suppressed));
+      continue;
+    }
+    on_envelope(*decoded.envelope, now_us);
+  }
+}
+
+void Node::on_envelope(const wire::Envelope& envelope, std::uint64_t now_us) {
+  const Arrival arrival = peers_.arrive(envelope.sender, envelope.seq, now_us);
+  if (arrival.stale) return;
+  if (arrival.lost) {
+    counters_.lost += arrival.lost;
+    if (arrival.burst_started)
+      log::warn(component,
+                "lost {} message(s) from {} (sequence gap); counting the rest of this "
+                "burst",
+                arrival.lost, peer_label(envelope.sender));
+  }
+  Peer& peer = *peers_.find(envelope.sender);
+  switch (static_cast<wire::MessageType>(envelope.type)) {
+  case wire::MessageType::midi:
+    deliver(envelope.sender, envelope.payload, now_us);
+    break;
+  case wire::MessageType::hello:
+    on_hello(envelope, peer);
+    break;
+  case wire::MessageType::goodbye:
+    on_goodbye(envelope);
+    break;
+  default:
+    ++counters_.unknown_type; // a newer peer's message: ignore, as PROTOCOL.md says
+  }
+}
+
+void Node::on_hello(const wire::Envelope& envelope, Peer& peer) {
+  const auto hello = wire::decode_hello(envelope.payload);
+  if (!hello) {
+    ++counters_.malformed;
+    return;
+  }
+  const bool first = peer.name.empty();
+  peer.name = hello->name;
+  peer.role = hello->role;
+  if (first) {
+    log::info(component, "peer {} joined ({}, {})", peer_label(peer.id),
+              hello->role == wire::Role::hub ? "hub" : "node", hello->program);
+    // Answer at once so the newcomer learns about us without waiting a heartbeat.
+    next_hello_us_ = 0;
+  }
+  if (hello->role == wire::Role::hub && !joined_) {
+    joined_ = true;
+    log::info(component, "joined the mesh through hub {}", peer_label(peer.id));
+  }
+}
+
+void Node::on_goodbye(const wire::Envelope& envelope) {
+  const auto goodbye = wire::decode_goodbye(envelope.payload);
+  const std::string label = peer_label(envelope.sender);
+  log::info(component, "peer {} left ({})", label, goodbye ? goodbye->reason : "no reason given");
+  release_notes(envelope.sender, "it left");
+  peers_.remove(envelope.sender);
+}
+
+void Node::deliver(const std::string& sender, std::span<const std::uint8_t> midi,
+                   std::uint64_t now_us) {
+  if (!midi::is_complete_message(midi)) {
+    ++counters_.malformed;
+    std::uint64_t suppressed = 0;
+    if (malformed_log_.admit(now_us, suppressed))
+      log::warn(component, "dropped an invalid MIDI message ({} bytes) from {}{}", midi.size(),
+                peer_label(sender), suffix(suppressed));
+    return;
+  }
+  ++counters_.midi_received;
+  counters_.midi_received_bytes += midi.size();
+  if (!midi_) return;
+  const midi::SendResult result = midi_->send(midi);
+  if (result == midi::SendResult::sent) {
+    notes_.observe(sender, midi);
+    return;
+  }
+  ++counters_.backend_rejected;
+  std::uint64_t suppressed = 0;
+  if (backend_log_.admit(now_us, suppressed))
+    log::warn(
+        "midi", "could not play a {}-byte message from {} on the MIDI output: {}{}", midi.size(),
+        peer_label(sender),
+        result == midi::SendResult::too_large
+            ? fmt::format("larger than the backend carries ({} bytes)", midi_->max_message_size())
+            : std::string("the backend refused it"),
+        suffix(suppressed));
+}
+
+void Node::on_midi_input() {
+  input_batch_.clear();
+  midi_->take_input(input_batch_);
+  const std::uint64_t now_wall = wall_us();
+  for (const auto& message : input_batch_) {
+    if (message.size() > wire::max_midi_size) {
+      ++counters_.oversize_input;
+      std::uint64_t suppressed = 0;
+      if (oversize_log_.admit(steady_us(), suppressed))
+        log::warn("midi",
+                  "not sending a {}-byte message from the MIDI input: the mesh carries "
+                  "at most {} bytes per message{}",
+                  message.size(), wire::max_midi_size, suffix(suppressed));
+      continue;
+    }
+    if (link_.publish(wire::MessageType::midi, message, now_wall)) {
+      ++counters_.midi_sent;
+      counters_.midi_sent_bytes += message.size();
+    } else {
+      ++counters_.publish_failed;
+    }
+  }
+}
+
+void Node::release_notes(const std::string& sender, const std::string& why) {
+  const auto offs = notes_.release(sender);
+  if (offs.empty() || !midi_) return;
+  for (const auto& message : offs)
+    (void)midi_->send(message);
+  counters_.released_notes += offs.size();
+  log::info(component, "sent {} note-off/sustain-off message(s) for {} because {}", offs.size(),
+            peer_label(sender), why);
+}
+
+void Node::tick(std::uint64_t now_us) {
+  send_hello(now_us);
+  next_hello_us_ = now_us + (joined_ ? config_.heartbeat_us : joining_hello_us);
+  for (const Peer& peer : peers_.expire(now_us, config_.peer_timeout_us)) {
+    log::warn(component, "peer {} went silent for {} ms; treating it as gone",
+              peer.name.empty() ? peer.id : fmt::format("\"{}\" ({})", peer.name, peer.id),
+              config_.peer_timeout_us / 1000);
+    release_notes(peer.id, "it went silent");
+  }
+  for (const BurstReport& burst : peers_.finished_bursts(now_us))
+    log::warn(component, "burst over: lost {} message(s) from {} in all; receiving normally again",
+              burst.lost, peer_label(burst.id));
+}
+
+void Node::send_hello(std::uint64_t) {
+  const wire::Hello hello{config_.name, hub_ ? wire::Role::hub : wire::Role::node,
+                          std::string("midimesh ") + MIDIMESH_VERSION};
+  if (!link_.publish(wire::MessageType::hello, wire::encode_payload(hello), wall_us()))
+    ++counters_.publish_failed;
+}
+
+void Node::shutdown() {
+  log::info(component, "shutting down: saying goodbye and releasing held notes");
+  (void)link_.publish(wire::MessageType::goodbye,
+                      wire::encode_payload(wire::Goodbye{"shutting down"}), wall_us());
+  if (hub_) {
+    // Our own goodbye travels through our own proxy: forward it before the proxy closes.
+    std::vector<zmq::pollitem_t> items;
+    hub_->add_poll_items(items);
+    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(50));
+    hub_->on_poll(items.data(), steady_us());
+  }
+  if (midi_) {
+    const auto offs = notes_.release_all();
+    for (const auto& message : offs)
+      (void)midi_->send(message);
+    if (!offs.empty()) log::info("midi", "released {} held note(s) on the output", offs.size());
+  }
+  log::info(component, "stats: {}", stats());
+  if (hub_) log::info("hub", "stats: {}", hub_->stats());
+  link_.disconnect(goodbye_linger_ms);
+  if (hub_) hub_->close(goodbye_linger_ms);
+  midi_.reset();
+}
+
+std::string Node::peer_label(const std::string& id) const {
+  auto& peers = peers_.peers();
+  auto it = peers.find(id);
+  if (it == peers.end() || it->second.name.empty()) return id;
+  return fmt::format("\"{}\" ({})", it->second.name, id);
+}
+
+std::string Node::stats() const {
+  std::uint64_t queue_overflows = 0;
+  if (midi_) queue_overflows = midi_->input_stats().queue_overflows;
+  return fmt::format("midi_sent={} midi_sent_bytes={} midi_received={} midi_received_bytes={} "
+                     "lost={} malformed={} version_mismatch={} unknown_type={} oversize_input={} "
+                     "backend_rejected={} publish_failed={} input_overflows={} released_notes={} "
+                     "peers={}",
+                     counters_.midi_sent, counters_.midi_sent_bytes, counters_.midi_received,
+                     counters_.midi_received_bytes, counters_.lost, counters_.malformed,
+                     counters_.version_mismatch, counters_.unknown_type, counters_.oversize_input,
+                     counters_.backend_rejected, counters_.publish_failed, queue_overflows,
+                     counters_.released_notes, peers_.peers().size());
+}
+
+} // namespace midimesh::node

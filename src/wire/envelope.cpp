@@ -1,0 +1,188 @@
+#include "wire/envelope.hpp"
+
+#include <msgpack.hpp>
+
+namespace midimesh::wire {
+namespace {
+
+constexpr std::uint32_t envelope_fields = 6;
+
+bool read_uint(const msgpack::object& o, std::uint64_t& out) {
+  if (o.type != msgpack::type::POSITIVE_INTEGER) return false;
+  out = o.via.u64;
+  return true;
+}
+
+// The string under `key`; nullopt when the key is missing or not a string.
+std::optional<std::string> read_str(const msgpack::object_map& map, std::string_view key) {
+  for (std::uint32_t i = 0; i < map.size; ++i) {
+    const auto& kv = map.ptr[i];
+    if (kv.key.type == msgpack::type::STR &&
+        std::string_view(kv.key.via.str.ptr, kv.key.via.str.size) == key) {
+      if (kv.val.type != msgpack::type::STR) return std::nullopt;
+      return std::string(kv.val.via.str.ptr, kv.val.via.str.size);
+    }
+  }
+  return std::nullopt;
+}
+
+// Unpacks exactly one map that fills the whole payload.
+template <typename F> auto with_map(std::span<const std::uint8_t> payload, F&& f) {
+  using R = decltype(f(std::declval<const msgpack::object_map&>()));
+  try {
+    std::size_t offset = 0;
+    auto handle =
+        msgpack::unpack(reinterpret_cast<const char*>(payload.data()), payload.size(), offset);
+    if (offset != payload.size() || handle->type != msgpack::type::MAP) return R{};
+    return f(handle->via.map);
+  } catch (const std::exception&) {
+    return R{};
+  }
+}
+
+bool reference_everything(msgpack::type::object_type, std::size_t, void*) {
+  return true;
+}
+
+} // namespace
+
+std::string_view describe(DecodeError error) noexcept {
+  switch (error) {
+  case DecodeError::malformed:
+    return "malformed frame";
+  case DecodeError::too_large:
+    return "frame too large";
+  case DecodeError::version_mismatch:
+    return "other protocol version";
+  case DecodeError::bad_sender:
+    return "bad sender id";
+  }
+  return "unknown error";
+}
+
+bool is_node_id(std::string_view id) noexcept {
+  if (id.size() != node_id_length) return false;
+  for (char c : id)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+std::vector<std::uint8_t> encode(const Envelope& e) {
+  msgpack::sbuffer buffer(64 + e.payload.size());
+  msgpack::packer<msgpack::sbuffer> pk(buffer);
+  pk.pack_array(envelope_fields);
+  pk.pack_uint32(e.version);
+  pk.pack_uint8(e.type);
+  pk.pack_str(static_cast<std::uint32_t>(e.sender.size()));
+  pk.pack_str_body(e.sender.data(), static_cast<std::uint32_t>(e.sender.size()));
+  pk.pack_uint64(e.seq);
+  pk.pack_uint64(e.time_us);
+  pk.pack_bin(static_cast<std::uint32_t>(e.payload.size()));
+  pk.pack_bin_body(reinterpret_cast<const char*>(e.payload.data()),
+                   static_cast<std::uint32_t>(e.payload.size()));
+  const auto* begin = reinterpret_cast<const std::uint8_t*>(buffer.data());
+  return {begin, begin + buffer.size()};
+}
+
+Parsed parse(std::span<const std::uint8_t> frame) {
+  Parsed result;
+  if (frame.size() > max_frame_size) {
+    result.error = DecodeError::too_large;
+    return result;
+  }
+  msgpack::object_handle handle;
+  try {
+    std::size_t offset = 0;
+    // Strings and binaries are referenced, not copied: the views point into `frame`.
+    handle = msgpack::unpack(reinterpret_cast<const char*>(frame.data()), frame.size(), offset,
+                             reference_everything);
+    if (offset != frame.size()) return result; // trailing bytes: two messages spliced together
+  } catch (const std::exception&) {
+    return result;
+  }
+  const msgpack::object& root = handle.get();
+  if (root.type != msgpack::type::ARRAY || root.via.array.size < 1) return result;
+  const msgpack::object* f = root.via.array.ptr;
+  std::uint64_t version = 0;
+  if (!read_uint(f[0], version) || version > UINT32_MAX) return result;
+  result.version = static_cast<std::uint32_t>(version);
+  if (version != protocol_version) {
+    // Checked before the shape: another version may lay out its fields differently.
+    result.error = DecodeError::version_mismatch;
+    return result;
+  }
+  if (root.via.array.size != envelope_fields) return result;
+  EnvelopeView v;
+  v.version = result.version;
+  std::uint64_t type = 0;
+  if (!read_uint(f[1], type) || type > 255) return result;
+  v.type = static_cast<std::uint8_t>(type);
+  if (f[2].type != msgpack::type::STR) return result;
+  v.sender = std::string_view(f[2].via.str.ptr, f[2].via.str.size);
+  if (!read_uint(f[3], v.seq) || !read_uint(f[4], v.time_us)) return result;
+  if (f[5].type != msgpack::type::BIN) return result;
+  if (!is_node_id(v.sender)) {
+    result.error = DecodeError::bad_sender;
+    return result;
+  }
+  v.payload = {reinterpret_cast<const std::uint8_t*>(f[5].via.bin.ptr), f[5].via.bin.size};
+  result.view = v;
+  return result;
+}
+
+Decoded decode(std::span<const std::uint8_t> frame) {
+  Parsed parsed = parse(frame);
+  Decoded result;
+  result.error = parsed.error;
+  result.version = parsed.version;
+  if (!parsed) return result;
+  const EnvelopeView& v = *parsed.view;
+  result.envelope =
+      Envelope{v.version, v.type,    std::string(v.sender),
+               v.seq,     v.time_us, std::vector<std::uint8_t>(v.payload.begin(), v.payload.end())};
+  return result;
+}
+
+std::vector<std::uint8_t> encode_payload(const Hello& hello) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> pk(buffer);
+  pk.pack_map(3);
+  pk.pack(std::string_view("name"));
+  pk.pack(hello.name);
+  pk.pack(std::string_view("role"));
+  pk.pack(std::string_view(hello.role == Role::hub ? "hub" : "node"));
+  pk.pack(std::string_view("program"));
+  pk.pack(hello.program);
+  const auto* begin = reinterpret_cast<const std::uint8_t*>(buffer.data());
+  return {begin, begin + buffer.size()};
+}
+
+std::vector<std::uint8_t> encode_payload(const Goodbye& goodbye) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> pk(buffer);
+  pk.pack_map(1);
+  pk.pack(std::string_view("reason"));
+  pk.pack(goodbye.reason);
+  const auto* begin = reinterpret_cast<const std::uint8_t*>(buffer.data());
+  return {begin, begin + buffer.size()};
+}
+
+std::optional<Hello> decode_hello(std::span<const std::uint8_t> payload) {
+  return with_map(payload, [](const msgpack::object_map& map) -> std::optional<Hello> {
+    auto name = read_str(map, "name");
+    auto role = read_str(map, "role");
+    if (!name || !role) return std::nullopt;
+    return Hello{*name, *role == "hub" ? Role::hub : Role::node,
+                 read_str(map, "program").value_or("")};
+  });
+}
+
+std::optional<Goodbye> decode_goodbye(std::span<const std::uint8_t> payload) {
+  return with_map(payload, [](const msgpack::object_map& map) -> std::optional<Goodbye> {
+    auto reason = read_str(map, "reason");
+    if (!reason) return std::nullopt;
+    return Goodbye{*reason};
+  });
+}
+
+} // namespace midimesh::wire

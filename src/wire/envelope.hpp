@@ -1,0 +1,99 @@
+#pragma once
+// The msgpack envelope of wire protocol v1 (see PROTOCOL.md beside this file).
+// Pure code: no sockets, no clock. Decoding never throws: bad input is a value.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace midimesh::wire {
+
+inline constexpr std::uint32_t protocol_version = 1;
+inline constexpr std::size_t node_id_length = 16; // lowercase hex of a random 64-bit number
+// A frame larger than this is refused by the hub (ZMQ_MAXMSGSIZE) and by every receiver.
+inline constexpr std::size_t max_frame_size = 512 * 1024;
+// The largest MIDI message (a SysEx) a node puts on the wire; leaves room for the envelope.
+inline constexpr std::size_t max_midi_size = 256 * 1024;
+
+enum class MessageType : std::uint8_t {
+  midi = 1,
+  hello = 2,   // heartbeat; also announces name and role
+  goodbye = 3, // clean leave: receivers release this sender's notes at once
+};
+
+enum class Role : std::uint8_t { node = 0, hub = 1 };
+
+struct Hello {
+  std::string name;
+  Role role = Role::node;
+  std::string program; // e.g. "midimesh 0.1.0"
+  bool operator==(const Hello&) const = default;
+};
+
+struct Goodbye {
+  std::string reason;
+  bool operator==(const Goodbye&) const = default;
+};
+
+struct Envelope {
+  std::uint32_t version = protocol_version;
+  std::uint8_t type = 0; // a MessageType, or a type from a newer peer
+  std::string sender;    // node id, node_id_length hex digits
+  std::uint64_t seq = 0; // per sender, +1 for every message it publishes
+  std::uint64_t time_us = 0;
+  // Payload: MIDI bytes for `midi`, a msgpack map for the others (kept raw here).
+  std::vector<std::uint8_t> payload;
+  bool operator==(const Envelope&) const = default;
+};
+
+enum class DecodeError {
+  malformed,        // not a msgpack array of the v1 shape, truncated, trailing bytes
+  too_large,        // frame over max_frame_size
+  version_mismatch, // well formed header, but another protocol version
+  bad_sender,       // sender id not node_id_length lowercase hex, or not the topic frame
+};
+
+std::string_view describe(DecodeError error) noexcept;
+
+// A parsed envelope whose sender and payload point into the frame it was parsed from: lets the
+// hub check a frame without copying it.
+struct EnvelopeView {
+  std::uint32_t version = protocol_version;
+  std::uint8_t type = 0;
+  std::string_view sender;
+  std::uint64_t seq = 0;
+  std::uint64_t time_us = 0;
+  std::span<const std::uint8_t> payload;
+};
+
+struct Parsed {
+  std::optional<EnvelopeView> view;
+  DecodeError error = DecodeError::malformed; // meaningful only without view
+  std::uint32_t version = 0;                  // the peer's version, when readable
+  explicit operator bool() const noexcept { return view.has_value(); }
+};
+
+struct Decoded {
+  std::optional<Envelope> envelope;
+  DecodeError error = DecodeError::malformed; // meaningful only without envelope
+  std::uint32_t version = 0;                  // the peer's version, when readable
+  explicit operator bool() const noexcept { return envelope.has_value(); }
+};
+
+std::vector<std::uint8_t> encode(const Envelope& envelope);
+Parsed parse(std::span<const std::uint8_t> frame);
+Decoded decode(std::span<const std::uint8_t> frame);
+
+// Payload helpers for the non-MIDI types. Decoding a map ignores keys it does not know,
+// so later minor revisions can add fields.
+std::vector<std::uint8_t> encode_payload(const Hello& hello);
+std::vector<std::uint8_t> encode_payload(const Goodbye& goodbye);
+std::optional<Hello> decode_hello(std::span<const std::uint8_t> payload);
+std::optional<Goodbye> decode_goodbye(std::span<const std::uint8_t> payload);
+
+bool is_node_id(std::string_view id) noexcept;
+
+} // namespace midimesh::wire

@@ -1,0 +1,67 @@
+#include "wire/transport.hpp"
+
+#include "wire/envelope.hpp"
+
+#include <charconv>
+
+namespace midimesh::wire {
+namespace {
+
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65534)
+    return std::nullopt; // 65535 is out: base + 1 must be a port too
+  return static_cast<std::uint16_t>(value);
+}
+
+std::string endpoint(const HostPort& hub, std::uint16_t port) {
+  const bool v6 = hub.host.find(':') != std::string::npos;
+  return "tcp://" + (v6 ? "[" + hub.host + "]" : hub.host) + ":" + std::to_string(port);
+}
+
+} // namespace
+
+std::optional<HostPort> parse_host_port(std::string_view text) {
+  HostPort result;
+  std::string_view rest;
+  if (text.starts_with('[')) {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || close == 1) return std::nullopt;
+    result.host = text.substr(1, close - 1);
+    rest = text.substr(close + 1);
+  } else {
+    const auto colon = text.find(':');
+    if (colon != text.rfind(':')) return std::nullopt; // bare IPv6 needs brackets
+    result.host = text.substr(0, colon);
+    rest = colon == std::string_view::npos ? std::string_view() : text.substr(colon);
+  }
+  if (result.host.empty()) return std::nullopt;
+  if (!rest.empty()) {
+    if (rest[0] != ':') return std::nullopt;
+    auto port = parse_port(rest.substr(1));
+    if (!port) return std::nullopt;
+    result.port = *port;
+  }
+  return result;
+}
+
+std::string publish_endpoint(const HostPort& hub) {
+  return endpoint(hub, hub.port);
+}
+std::string subscribe_endpoint(const HostPort& hub) {
+  return endpoint(hub, static_cast<std::uint16_t>(hub.port + 1));
+}
+
+void apply_common_options(zmq::socket_t& socket) {
+  socket.set(zmq::sockopt::ipv6, 1);
+  socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(max_frame_size));
+  socket.set(zmq::sockopt::heartbeat_ivl, 250);
+  socket.set(zmq::sockopt::heartbeat_timeout, 1000);
+  socket.set(zmq::sockopt::heartbeat_ttl, 2000);
+  socket.set(zmq::sockopt::reconnect_ivl, 100);
+  socket.set(zmq::sockopt::reconnect_ivl_max, 1000);
+  socket.set(zmq::sockopt::linger, 0);
+}
+
+} // namespace midimesh::wire

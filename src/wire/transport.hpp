@@ -1,0 +1,31 @@
+#pragma once
+// How protocol v1 rides on ZeroMQ: which port carries what, and the socket options every
+// midimesh socket shares (see PROTOCOL.md, "Transport").
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <zmq.hpp>
+
+namespace midimesh::wire {
+
+inline constexpr std::uint16_t default_port = 8141; // the old Python server's port
+
+struct HostPort {
+  std::string host;
+  std::uint16_t port = default_port;
+};
+
+// "host", "host:port", "[v6addr]" or "[v6addr]:port"; nullopt when it is none of these.
+std::optional<HostPort> parse_host_port(std::string_view text);
+
+// Nodes publish into the hub's XSUB at the base port and subscribe at its XPUB at base + 1.
+std::string publish_endpoint(const HostPort& hub);
+std::string subscribe_endpoint(const HostPort& hub);
+
+// Heartbeats on every TCP connection so a dead peer is noticed without waiting for TCP, a cap
+// on frame size so garbage cannot make us allocate, fast reconnects, IPv6 allowed.
+void apply_common_options(zmq::socket_t& socket);
+
+} // namespace midimesh::wire
