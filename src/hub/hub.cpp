@@ -51,8 +51,8 @@ Hub::Hub(zmq::context_t& context, const HubConfig& config)
   xsub_monitor_ = monitor(context, xsub_, config_.inproc_prefix + "-monitor-in");
   xpub_monitor_ = monitor(context, xpub_, config_.inproc_prefix + "-monitor-out");
   publish_endpoint_ = bind_tcp(xsub_, config_.bind_address, config_.port);
-  subscribe_endpoint_ =
-      bind_tcp(xpub_, config_.bind_address, static_cast<std::uint16_t>(config_.port + 1));
+  subscribe_endpoint_ = bind_tcp(xpub_, config_.bind_address,
+                                 config_.port ? static_cast<std::uint16_t>(config_.port + 1) : 0);
   xsub_.bind(local_publish());
   xpub_.bind(local_subscribe());
   // XSUB forwards nothing until it subscribes; the hub wants every topic from every node.

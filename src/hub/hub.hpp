@@ -25,7 +25,7 @@ struct HubError : std::runtime_error {
 
 struct HubConfig {
   std::string bind_address = "*"; // all interfaces, IPv4 and IPv6
-  std::uint16_t port = 8141;      // nodes publish to port, subscribe at port + 1
+  std::uint16_t port = 8141;      // nodes publish to port, subscribe at port + 1; 0: any free
   std::string inproc_prefix = "inproc://midimesh-hub";
   int send_hwm = 50'000; // per receiving node: what a stalled node may cost the hub
 };

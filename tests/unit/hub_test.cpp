@@ -1,0 +1,205 @@
+// The hub proxy with real ZeroMQ sockets on loopback: every node receives what the others
+// send and never its own messages; bad frames are refused and counted while the mesh goes on.
+// Waits are bounded loops on a condition, never sleeps.
+
+#include "hub/hub.hpp"
+#include "node/mesh_link.hpp"
+#include "wire/envelope.hpp"
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <functional>
+
+using namespace midimesh;
+using Bytes = std::vector<std::uint8_t>;
+
+namespace {
+
+struct Mesh {
+  zmq::context_t context;
+  hub::Hub hub;
+  std::vector<std::unique_ptr<node::MeshLink>> nodes;
+
+  explicit Mesh(int node_count) : hub(context, config()) {
+    for (int i = 0; i < node_count; ++i) {
+      auto link = std::make_unique<node::MeshLink>(context, fmt_id(i));
+      if (i == 0) // the hub's own node, over inproc like in midimesh
+        link->connect(hub.local_publish(), hub.local_subscribe());
+      else
+        link->connect(hub.publish_endpoint(), hub.subscribe_endpoint());
+      nodes.push_back(std::move(link));
+    }
+    REQUIRE(pump_until([&] { return hub.counters().receivers == nodes.size(); }));
+  }
+
+  static hub::HubConfig config() {
+    hub::HubConfig c;
+    c.bind_address = "127.0.0.1";
+    c.port = 0;
+    c.inproc_prefix = "inproc://hub-test";
+    return c;
+  }
+  static std::string fmt_id(int i) {
+    std::string id(wire::node_id_length, '0');
+    id.back() = static_cast<char>('a' + i);
+    return id;
+  }
+
+  // Runs the hub until `done` holds; false after a generous deadline.
+  bool pump_until(const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::vector<zmq::pollitem_t> items;
+      hub.add_poll_items(items);
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(10));
+      hub.on_poll(items.data(), 0);
+    }
+    return true;
+  }
+
+  // Next message node `i` receives, decoded; nullopt if nothing is waiting.
+  std::optional<wire::Envelope> receive(std::size_t i) {
+    zmq::message_t topic, body;
+    if (!nodes[i]->subscriber().recv(topic, zmq::recv_flags::dontwait)) return std::nullopt;
+    REQUIRE(topic.more());
+    REQUIRE(nodes[i]->subscriber().recv(body, zmq::recv_flags::none));
+    auto decoded = wire::decode({body.data<std::uint8_t>(), body.size()});
+    REQUIRE(decoded);
+    CHECK(topic.to_string() == decoded.envelope->sender);
+    return decoded.envelope;
+  }
+
+  // Publishes from `from` until `to` has received one of its messages: the PUB connection is
+  // up. Returns what `to` received.
+  wire::Envelope connect_pair(std::size_t from, std::size_t to) {
+    std::optional<wire::Envelope> got;
+    REQUIRE(pump_until([&] {
+      nodes[from]->publish(wire::MessageType::hello, Bytes{}, 0);
+      while (auto e = receive(to))
+        if (e->sender == nodes[from]->id()) got = e;
+      return got.has_value();
+    }));
+    return *got;
+  }
+};
+
+// Drains everything waiting for node `i`, keeping the MIDI messages (connect_pair's probe
+// hellos may still be arriving).
+std::vector<wire::Envelope> drain(Mesh& mesh, std::size_t i) {
+  std::vector<wire::Envelope> all;
+  while (auto e = mesh.receive(i))
+    if (e->type == static_cast<std::uint8_t>(wire::MessageType::midi)) all.push_back(*e);
+  return all;
+}
+
+} // namespace
+
+TEST_CASE("the hub forwards to every node except the sender") {
+  Mesh mesh(4); // node 0 is the hub's own
+  for (std::size_t from = 0; from < 4; ++from)
+    for (std::size_t to = 0; to < 4; ++to)
+      if (from != to) mesh.connect_pair(from, to);
+  mesh.pump_until([] { return true; });
+  for (std::size_t i = 0; i < 4; ++i)
+    drain(mesh, i);
+
+  // Each node sends one MIDI message. Then nodes 0 and 1 send a marker (0xF8): once a node has
+  // a marker, whatever the hub forwarded to it before has arrived, its own message included if
+  // the filter had let it through.
+  for (std::size_t from = 0; from < 4; ++from)
+    REQUIRE(mesh.nodes[from]->publish(wire::MessageType::midi,
+                                      Bytes{0x90, static_cast<std::uint8_t>(from), 0x40}, 0));
+  std::vector<std::vector<wire::Envelope>> got(4);
+  auto collect_until = [&](auto enough) {
+    return mesh.pump_until([&] {
+      for (std::size_t i = 0; i < 4; ++i)
+        for (auto& e : drain(mesh, i))
+          got[i].push_back(e);
+      for (auto& g : got)
+        if (!enough(g)) return false;
+      return true;
+    });
+  };
+  REQUIRE(collect_until([](const auto& g) { return g.size() >= 3; }));
+  for (std::size_t from : {0, 1})
+    REQUIRE(mesh.nodes[from]->publish(wire::MessageType::midi, Bytes{0xF8}, 0));
+  REQUIRE(collect_until([](const auto& g) {
+    return std::any_of(g.begin(), g.end(), [](auto& e) { return e.payload == Bytes{0xF8}; });
+  }));
+  for (std::size_t to = 0; to < 4; ++to) {
+    std::size_t notes = 0;
+    for (const auto& e : got[to]) {
+      CHECK(e.sender != mesh.nodes[to]->id());
+      if (e.payload.size() == 3) {
+        ++notes;
+        CHECK(e.payload[1] != to);
+      }
+    }
+    CHECK(notes == 3);
+  }
+}
+
+TEST_CASE("messages from one sender arrive complete and in order") {
+  Mesh mesh(2);
+  mesh.connect_pair(1, 0);
+  drain(mesh, 0);
+  constexpr int count = 5000;
+  for (int i = 0; i < count; ++i)
+    REQUIRE(mesh.nodes[1]->publish(wire::MessageType::midi,
+                                   Bytes{0xB0, static_cast<std::uint8_t>(i & 0x7F),
+                                         static_cast<std::uint8_t>((i >> 7) & 0x7F)},
+                                   0));
+  std::vector<wire::Envelope> got;
+  REQUIRE(mesh.pump_until([&] {
+    for (auto& e : drain(mesh, 0))
+      got.push_back(e);
+    return got.size() >= count;
+  }));
+  REQUIRE(got.size() == count);
+  for (int i = 0; i < count; ++i) {
+    CHECK(got[i].seq == got[0].seq + static_cast<std::uint64_t>(i));
+    CHECK(got[i].payload[1] == (i & 0x7F));
+  }
+}
+
+TEST_CASE("bad frames are refused and counted; good traffic still flows") {
+  Mesh mesh(2);
+  mesh.connect_pair(1, 0);
+  drain(mesh, 0);
+  // A raw PUB that speaks ZeroMQ but not midimesh.
+  zmq::socket_t rogue(mesh.context, zmq::socket_type::pub);
+  rogue.connect(mesh.hub.publish_endpoint());
+  const std::string rogue_id(wire::node_id_length, 'f');
+  wire::Envelope spoof;
+  spoof.type = 1;
+  spoof.sender = Mesh::fmt_id(1);
+  Bytes other_version = wire::encode(spoof);
+  other_version[1] = 0x02; // version field of the fixarray's first element
+  REQUIRE(mesh.pump_until([&] {
+    rogue.send(zmq::buffer(rogue_id), zmq::send_flags::sndmore);
+    rogue.send(zmq::str_buffer("\xde\xad\xbe\xef"), zmq::send_flags::none);
+    rogue.send(zmq::buffer(rogue_id), zmq::send_flags::sndmore);
+    rogue.send(zmq::buffer(wire::encode(spoof)), zmq::send_flags::none); // topic != sender
+    rogue.send(zmq::buffer(rogue_id), zmq::send_flags::sndmore);
+    rogue.send(zmq::buffer(other_version), zmq::send_flags::none);
+    rogue.send(zmq::str_buffer("lonely frame"), zmq::send_flags::none);
+    const auto& r = mesh.hub.counters().refused;
+    return r[static_cast<int>(hub::Verdict::malformed)] > 0 &&
+           r[static_cast<int>(hub::Verdict::spoofed_sender)] > 0 &&
+           r[static_cast<int>(hub::Verdict::version_mismatch)] > 0 &&
+           r[static_cast<int>(hub::Verdict::wrong_frame_count)] > 0;
+  }));
+  // None of it was forwarded, and a good node's MIDI still is.
+  REQUIRE(mesh.nodes[1]->publish(wire::MessageType::midi, Bytes{0xFA}, 0));
+  std::vector<wire::Envelope> got;
+  REQUIRE(mesh.pump_until([&] {
+    for (auto& e : drain(mesh, 0))
+      got.push_back(e);
+    return !got.empty();
+  }));
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].sender == mesh.nodes[1]->id());
+  CHECK(got[0].payload == Bytes{0xFA});
+}
