@@ -59,6 +59,7 @@ Node::Node(NodeConfig config)
   }
   if (config_.midi) {
     try {
+      config_.midi_config.log = [](const std::string& line) { log::warn("midi", "{}", line); };
       midi_ = midi::open_midi_ports(config_.midi_config);
       log::info("midi", "{}", midi_->describe());
     } catch (const midi::MidiError& e) {
@@ -99,7 +100,7 @@ int Node::run() {
     if (items[0].revents & ZMQ_POLLIN) {
       while (const int signal = signals_.take()) {
         if (signal == SIGUSR1)
-          log::info(component, "stats: {}", stats());
+          log_stats();
         else
           stopping = true;
       }
@@ -107,7 +108,10 @@ int Node::run() {
     if (hub_) hub_->on_poll(&items[hub_index], after);
     if (items[1].revents & ZMQ_POLLIN) on_mesh_readable(after);
     if (midi_ && (items[midi_index].revents & ZMQ_POLLIN)) on_midi_input();
-    if (after >= next_hello_us_) tick(after);
+    if (after >= next_hello_us_) {
+      tick(after);
+      report_bursts(after);
+    }
   }
   shutdown();
   return 0;
@@ -272,12 +276,21 @@ void Node::release_notes(const std::string& sender, const std::string& why) {
 void Node::tick(std::uint64_t now_us) {
   send_hello(now_us);
   next_hello_us_ = now_us + (joined_ ? config_.heartbeat_us : joining_hello_us);
+  // Silence is only the peers' fault if we were listening: not after this process was frozen
+  // (SIGSTOP, a suspended laptop), nor while messages still wait unread in our queue.
+  const bool we_were_away = last_tick_us_ && now_us - last_tick_us_ > config_.peer_timeout_us;
+  last_tick_us_ = now_us;
+  if (we_were_away) peers_.heard_all(now_us);
+  if (we_were_away || (link_.subscriber().get(zmq::sockopt::events) & ZMQ_POLLIN)) return;
   for (const Peer& peer : peers_.expire(now_us, config_.peer_timeout_us)) {
     log::warn(component, "peer {} went silent for {} ms; treating it as gone",
               peer.name.empty() ? peer.id : fmt::format("\"{}\" ({})", peer.name, peer.id),
               config_.peer_timeout_us / 1000);
     release_notes(peer.id, "it went silent");
   }
+}
+
+void Node::report_bursts(std::uint64_t now_us) {
   for (const BurstReport& burst : peers_.finished_bursts(now_us))
     log::warn(component, "burst over: lost {} message(s) from {} in all; receiving normally again",
               burst.lost, peer_label(burst.id));
@@ -307,11 +320,15 @@ void Node::shutdown() {
       (void)midi_->send(message);
     if (!offs.empty()) log::info("midi", "released {} held note(s) on the output", offs.size());
   }
-  log::info(component, "stats: {}", stats());
-  if (hub_) log::info("hub", "stats: {}", hub_->stats());
+  log_stats();
   link_.disconnect(goodbye_linger_ms);
   if (hub_) hub_->close(goodbye_linger_ms);
   midi_.reset();
+}
+
+void Node::log_stats() const {
+  log::info(component, "stats: {}", stats());
+  if (hub_) log::info("hub", "stats: {}", hub_->stats());
 }
 
 std::string Node::peer_label(const std::string& id) const {

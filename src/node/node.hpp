@@ -64,10 +64,12 @@ private:
   void deliver(const std::string& sender, std::span<const std::uint8_t> midi, std::uint64_t now_us);
   void release_notes(const std::string& sender, const std::string& why);
   void tick(std::uint64_t now_us);
+  void report_bursts(std::uint64_t now_us);
   void send_hello(std::uint64_t now_us);
   void shutdown();
   std::string peer_label(const std::string& id) const;
   std::string stats() const;
+  void log_stats() const; // on SIGUSR1 and at shutdown; the counters meshtop will show
 
   NodeConfig config_;
   zmq::context_t context_;
@@ -79,6 +81,7 @@ private:
   PeerTable peers_;
   NodeCounters counters_;
   std::uint64_t next_hello_us_ = 0;
+  std::uint64_t last_tick_us_ = 0;
   bool joined_ = false; // heard the hub
   log::Throttle malformed_log_, backend_log_, oversize_log_;
   std::map<std::string, bool> version_warned_;

@@ -44,6 +44,11 @@ std::vector<Peer> PeerTable::expire(std::uint64_t now_us, std::uint64_t timeout_
   return gone;
 }
 
+void PeerTable::heard_all(std::uint64_t now_us) {
+  for (auto& [id, peer] : peers_)
+    peer.last_heard_us = now_us;
+}
+
 bool PeerTable::remove(const std::string& id) {
   return peers_.erase(id) > 0;
 }

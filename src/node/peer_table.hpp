@@ -48,6 +48,8 @@ public:
   // Removes and returns the peers not heard from for timeout_us.
   std::vector<Peer> expire(std::uint64_t now_us, std::uint64_t timeout_us);
   bool remove(const std::string& id);
+  // Counts every peer as heard now: for when this node, not its peers, was silent.
+  void heard_all(std::uint64_t now_us);
   // Bursts of loss that have gone quiet since their last gap: report and reset them.
   std::vector<BurstReport> finished_bursts(std::uint64_t now_us);
 

@@ -55,3 +55,11 @@ TEST_CASE("peers not heard for the timeout expire; others stay") {
   CHECK(table.find("a") == nullptr);
   CHECK(table.find("b") != nullptr);
 }
+
+TEST_CASE("after this node was away, every peer counts as just heard") {
+  PeerTable table;
+  table.arrive("a", 0, 0);
+  table.heard_all(5'000);
+  CHECK(table.expire(5'500, 1'000).empty());
+  CHECK(table.expire(6'000, 1'000).size() == 1);
+}

@@ -1,0 +1,595 @@
+"""meshlab: the fixture of midimesh's integration tests (Python 3.11, standard library only).
+
+Each integration test is one script that meson runs; it exits 0 (pass), 1 (fail) or 77 (skip,
+with the reason printed). A test reads:
+
+    import meshlab
+
+    def test():
+        with meshlab.Lab() as lab:
+            lab.start_jack()
+            hub = lab.spawn("hub", [meshlab.midimesh(), "hub", "--port", str(lab.free_port())])
+            hub.wait_for_line(r"listening")
+            ...
+            if something_wrong:
+                meshlab.fail("node saw 3 of 4 notes")
+
+    meshlab.main(test)
+
+The Lab owns every process and service it starts and ends each by its PID when the `with` block
+ends, also when the test fails, raises, or meson's timeout sends SIGTERM. Synchronisation is
+always "wait for a condition, with a deadline", never a fixed sleep.
+
+Why children stay in the test's process group: on timeout meson sends SIGTERM to the test's
+process group and SIGKILL 0.5 s later. Children in the same group die with the test even if the
+cleanup has no time to run; in their own session they would be orphaned. As a second net, every
+child gets PR_SET_PDEATHSIG, so it is killed when the test process dies by any means.
+Only the processes the Lab started are tracked: spawn the program itself, or `exec` it from a
+shell, so that no grandchild outlives the test.
+
+Tests run in parallel. Each lab's JACK server has its own name, and (as root) the test process
+gets a private /dev/shm, because JACK clients of the same name collide across servers otherwise
+(see _isolate_jack). Tests that call start_avahi share the one system avahi-daemon: mark them
+is_parallel: false. Logs: a temporary directory per lab, removed after a pass, kept and printed
+after a failure; MESHLAB_KEEP=1 keeps them always.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+SKIP_CODE = 77  # meson's "skipped" exit code
+POLL_INTERVAL = 0.02  # seconds between looks at a log or a condition
+TAIL_LINES = 30
+
+
+class Failure(AssertionError):
+    """The test found something wrong (exit 1)."""
+
+
+class Skip(SystemExit):
+    """The test cannot run here (exit 77). A SystemExit, so it exits 77 even outside main()."""
+
+    def __init__(self, reason: str):
+        super().__init__(SKIP_CODE)
+        self.reason = reason
+
+
+class Terminated(SystemExit):
+    """SIGTERM arrived (meson's timeout): unwinds the stack so that every Lab cleans up."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+
+
+def fail(msg: str) -> None:
+    raise Failure(msg)
+
+
+def skip(msg: str) -> None:
+    """Skip the test, printing the reason (raise Skip directly and no reason is printed)."""
+    print(f"SKIP: {msg}", flush=True)
+    raise Skip(msg)
+
+
+def binary(var: str) -> str:
+    """Path of a build product that meson passes in the environment variable `var`."""
+    path = os.environ.get(var)
+    if not path:
+        fail(f"${var} is not set: run this test through `meson test` (tests/meson.build sets it)")
+    if not os.access(path, os.X_OK):
+        fail(f"${var}={path} is not an executable file: build first")
+    return path
+
+
+def midimesh() -> str:
+    return binary("MIDIMESH")
+
+
+def midiprobe() -> str:
+    return binary("MIDIPROBE")
+
+
+def wait_until(cond: Callable[[], object], timeout: float, what: str) -> object:
+    """Poll `cond` until it returns something true; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(POLL_INTERVAL)
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+def _install_sigterm_handler() -> None:
+    # Only the main thread may set handlers; leave a handler someone else installed alone.
+    try:
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:
+        pass
+
+
+@contextmanager
+def _sigterm_deferred() -> Iterator[None]:
+    """Let cleanup finish: a second SIGTERM must not interrupt it half-way."""
+    try:
+        previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                        ctypes.c_char_p]
+_PR_SET_PDEATHSIG = 1
+_CLONE_NEWNS = 0x00020000
+_MS_REC, _MS_PRIVATE = 0x4000, 0x40000
+_jack_isolation: str | None = None  # "private /dev/shm" or "lock", once per test process
+
+
+def _isolate_jack() -> str:
+    """Keep this test's JACK servers and clients apart from those of tests running in parallel.
+
+    JACK2 keeps every server's shared memory and every client's socket in /dev/shm, the client
+    sockets named after the client name but not the server (/dev/shm/jack_<client>_<uid>_<n>).
+    Two tests with a client of the same name, even on different servers, break each other's
+    connections (measured: 4 labs in parallel, 2-9 of 15 jack_lsp runs failed). So, as root,
+    this process moves into its own mount namespace with a private /dev/shm, inherited by every
+    child and gone with the last of them. Without the privilege, JACK labs take turns instead
+    (an exclusive lock, held until the lab closes).
+    """
+    global _jack_isolation
+    if _jack_isolation is None:
+        if (_libc.unshare(_CLONE_NEWNS) == 0
+                and _libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) == 0
+                and _libc.mount(b"tmpfs", b"/dev/shm", b"tmpfs", 0, b"mode=1777") == 0):
+            _jack_isolation = "private /dev/shm"
+        else:
+            _jack_isolation = "lock"
+    return _jack_isolation
+
+
+def _child_setup(parent_pid: int) -> Callable[[], None]:
+    def setup() -> None:
+        # Runs in the child between fork and exec: die with the test process.
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return setup
+
+
+class Proc:
+    """A process started by a Lab; stdout and stderr go to `log_path`."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path):
+        self.name = name
+        self.argv = [str(a) for a in argv]
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self._cursor = 0  # lines before this index were consumed by wait_for_line
+        self._lines: list[str] = []  # complete lines read so far
+        self._partial = ""  # text after the last newline
+        self._offset = 0  # bytes of the log read so far
+        try:
+            self._popen = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+                env=env, preexec_fn=_child_setup(os.getpid()))
+        except OSError as e:
+            self._log.close()
+            fail(f"{name}: cannot start {self.argv[0]}: {e}")
+
+    def __repr__(self) -> str:
+        return f"<Proc {self.name} pid {self.pid}>"
+
+    @property
+    def pid(self) -> int:
+        return self._popen.pid
+
+    @property
+    def returncode(self) -> int | None:
+        """Exit code (negative: killed by that signal), or None while it runs."""
+        return self._popen.poll()
+
+    def alive(self) -> bool:
+        return self._popen.poll() is None
+
+    def lines(self) -> list[str]:
+        """Every line written so far (a last line without its newline included)."""
+        self._refresh()
+        return self._lines + ([self._partial] if self._partial else [])
+
+    def _refresh(self) -> None:
+        # Read only what was appended since the last look: logs of flood tests grow large.
+        with open(self.log_path, "rb") as f:
+            f.seek(self._offset)
+            data = f.read()
+        self._offset += len(data)
+        text = self._partial + data.decode("utf-8", errors="replace")
+        *complete, self._partial = text.split("\n")
+        self._lines.extend(complete)
+
+    def tail(self, n: int = TAIL_LINES) -> str:
+        lines = self.lines()
+        return "\n".join(lines[-n:]) if lines else "(empty log)"
+
+    def wait_for_line(self, regex: str, timeout: float = 10.0, *,
+                      from_start: bool = False) -> re.Match[str]:
+        """Wait for a line matching `regex` (re.search) and return the match.
+
+        Lines are consumed in order, like `expect`: the next call looks only after the line
+        matched here, unless from_start=True. Fails early if the process exits without writing
+        it, and on timeout; the failure shows the last lines of the log.
+        """
+        pattern = re.compile(regex)
+        deadline = time.monotonic() + timeout
+        start = 0 if from_start else self._cursor
+        while True:
+            exited = not self.alive()  # read after this check, so no line is missed
+            self._refresh()
+            # A line still being written could match too early (r"port (\d+)" on "port 12"),
+            # so only complete lines count, unless the process has exited.
+            lines = self._lines + ([self._partial] if exited and self._partial else [])
+            for i in range(start, len(lines)):
+                if m := pattern.search(lines[i]):
+                    self._cursor = i + 1
+                    return m
+            start = max(start, len(self._lines))
+            if exited:
+                fail(f"{self.name} (pid {self.pid}) exited with code {self.returncode} "
+                     f"without a line matching /{regex}/; last lines:\n{self.tail()}")
+            if time.monotonic() >= deadline:
+                fail(f"{self.name} (pid {self.pid}): no line matching /{regex}/ within "
+                     f"{timeout:g} s; last lines:\n{self.tail()}")
+            time.sleep(POLL_INTERVAL)
+
+    def wait(self, timeout: float = 10.0) -> int:
+        """Wait for the process to exit by itself; return its exit code."""
+        try:
+            return self._popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            fail(f"{self.name} (pid {self.pid}) still running after {timeout:g} s; "
+                 f"last lines:\n{self.tail()}")
+            raise  # not reached
+
+    def terminate(self, timeout: float = 5.0) -> int:
+        """SIGTERM, then SIGKILL if still running after `timeout`; return the exit code."""
+        if self.alive():
+            self._signal(signal.SIGCONT)  # a stopped process cannot act on SIGTERM
+            self._signal(signal.SIGTERM)
+            try:
+                self._popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                print(f"meshlab: {self.name} (pid {self.pid}) ignored SIGTERM for "
+                      f"{timeout:g} s: SIGKILL", file=sys.stderr, flush=True)
+                return self.kill()
+        return self._finish()
+
+    def kill(self) -> int:
+        """SIGKILL, and wait for the process to be gone; return the exit code."""
+        if self.alive():
+            self._signal(signal.SIGKILL)
+        self._popen.wait()
+        return self._finish()
+
+    def stop(self) -> None:
+        """Freeze the process (SIGSTOP), e.g. to simulate a hung peer."""
+        self._signal(signal.SIGSTOP)
+
+    def cont(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def rss_kib(self) -> int:
+        """Resident memory in KiB (VmRSS in /proc/PID/status)."""
+        try:
+            with open(f"/proc/{self.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except FileNotFoundError:
+            pass
+        fail(f"{self.name} (pid {self.pid}): no VmRSS in /proc (exited?)")
+        return 0  # not reached
+
+    def _signal(self, sig: int) -> None:
+        # Popen.send_signal does nothing once the process was reaped, so a recycled PID is safe.
+        self._popen.send_signal(sig)
+
+    def _finish(self) -> int:
+        self._log.close()
+        return self._popen.returncode
+
+
+_labs: list["Lab"] = []  # every Lab of this process, for main()'s report
+_main_running = False
+
+
+class Lab:
+    """Owns the processes and services of one test; ends them all, by PID, on exit."""
+
+    _count = 0
+
+    def __init__(self, stop_timeout: float = 5.0):
+        Lab._count += 1
+        self.id = f"{os.getpid()}-{Lab._count}"
+        self.dir = Path(tempfile.mkdtemp(prefix=f"meshlab-{self.id}-"))
+        self.stop_timeout = stop_timeout
+        self.procs: list[Proc] = []
+        self.jack_server: str | None = None
+        self._saved_env: dict[str, str | None] = {}
+        self._at_close: list[Callable[[], None]] = []
+        _labs.append(self)
+        # A JACK client must never start a server of its own: that one no Lab would end.
+        self.setenv("JACK_NO_START_SERVER", "1")
+
+    def __enter__(self) -> "Lab":
+        _install_sigterm_handler()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close()
+        failed = exc_type is not None and not issubclass(exc_type, Skip)
+        if failed or _main_running or os.environ.get("MESHLAB_KEEP"):
+            return  # main() reports and removes, or the logs are wanted
+        self.remove_dir()
+
+    def close(self) -> None:
+        """End every process, newest first (nodes before jackd before D-Bus), and wait for each."""
+        with _sigterm_deferred():
+            for p in reversed(self.procs):
+                try:
+                    p.terminate(self.stop_timeout)
+                except Exception as e:  # keep going: the others must end too
+                    print(f"meshlab: ending {p.name} (pid {p.pid}): {e}", file=sys.stderr)
+            while self._at_close:
+                fn = self._at_close.pop()
+                try:
+                    fn()
+                except Exception as e:
+                    print(f"meshlab: cleanup {fn}: {e}", file=sys.stderr)
+            for key, old in reversed(self._saved_env.items()):
+                if old is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = old
+            self._saved_env.clear()
+
+    def at_close(self, fn: Callable[[], None]) -> None:
+        """Call fn when the lab closes, after every process has ended (newest first)."""
+        self._at_close.append(fn)
+
+    def remove_dir(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def setenv(self, key: str, value: str) -> None:
+        """Set an environment variable for this process and every child; undone on exit."""
+        self._saved_env.setdefault(key, os.environ.get(key))
+        os.environ[key] = value
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Proc:
+        """Start argv with output to <lab dir>/<name>.log; `env` adds to the environment."""
+        log = self.dir / f"{name}.log"
+        n = 1
+        while log.exists():
+            n += 1
+            log = self.dir / f"{name}-{n}.log"
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        p = Proc(name, argv, full_env, log)
+        self.procs.append(p)
+        return p
+
+    def free_port(self) -> int:
+        """A port P such that P and P+1 are both free on 127.0.0.1 now."""
+        for _ in range(100):
+            with socket.socket() as a:
+                a.bind(("127.0.0.1", 0))
+                port = a.getsockname()[1]
+                if port >= 65535:
+                    continue
+                with socket.socket() as b:
+                    try:
+                        b.bind(("127.0.0.1", port + 1))
+                    except OSError:
+                        continue
+                    return port
+        fail("no two consecutive free TCP ports on 127.0.0.1")
+        return 0  # not reached
+
+    def start_jack(self, period: int = 512) -> Proc:
+        """Start a JACK server of this lab's own on the dummy driver (no sound card needed).
+
+        Its name goes to JACK_DEFAULT_SERVER, so RtMidi clients started later reach it.
+        Period 512 at 48 kHz (10.7 ms): smaller periods lose MIDI in xruns without realtime.
+        """
+        if self.jack_server:
+            fail(f"this lab already runs JACK server {self.jack_server}")
+        for tool in ("jackd", "jack_wait"):
+            if not shutil.which(tool):
+                skip(f"{tool} is not installed (apt-get install jackd2)")
+        if _isolate_jack() == "lock":
+            # JACK socket names include the uid: only labs of the same user collide.
+            lock_path = os.path.join(tempfile.gettempdir(), f"meshlab-jack-{os.getuid()}.lock")
+            lock = open(lock_path, "a")
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the lab closes
+            self.at_close(lock.close)
+        name = f"mmtest-{self.id}"
+        jackd = self.spawn("jackd", ["jackd", "--no-realtime", "-n", name,
+                                     "-d", "dummy", "-r", "48000", "-p", str(period)])
+        ready = subprocess.run(["jack_wait", "-s", name, "-w", "-t", "10"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if ready.returncode != 0 or not jackd.alive():
+            fail(f"jackd did not start: {ready.stdout.strip()}\njackd log:\n{jackd.tail()}")
+        self.jack_server = name
+        self.setenv("JACK_DEFAULT_SERVER", name)
+        return jackd
+
+    def start_avahi(self) -> None:
+        """Make mDNS work on loopback: a system D-Bus (if none answers) and an avahi-daemon
+        restricted to `lo`, unless one already runs. Stops only what it started.
+
+        Needs root. The daemon is system-wide (/run/avahi-daemon): tests that use it must not
+        run in parallel (is_parallel: false in tests/meson.build).
+        """
+        for tool in ("avahi-daemon", "dbus-daemon", "dbus-send", "ip"):
+            if not shutil.which(tool):
+                skip(f"{tool} is not installed (tools/install-deps installs it)")
+        if os.geteuid() != 0:
+            skip("start_avahi needs root (system D-Bus, avahi-daemon, lo multicast)")
+        # Loopback has no MULTICAST flag by default and avahi ignores it without. The flag is
+        # left on afterwards: harmless, and another lab may be using it.
+        subprocess.run(["ip", "link", "set", "lo", "multicast", "on"], check=True)
+        self.setenv("AVAHI_COMPAT_NOWARN", "1")
+
+        def bus_answers() -> bool:
+            return subprocess.run(
+                ["dbus-send", "--system", "--print-reply", "--dest=org.freedesktop.DBus", "/",
+                 "org.freedesktop.DBus.GetId"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+
+        if not bus_answers():
+            os.makedirs("/run/dbus", exist_ok=True)
+            for stale in ("/run/dbus/pid", "/run/dbus/system_bus_socket"):
+                Path(stale).unlink(missing_ok=True)
+            bus = self.spawn("dbus-daemon", ["dbus-daemon", "--system", "--nofork", "--nopidfile"])
+            # dbus-daemon leaves its socket behind; it is ours, so remove it once the bus ended.
+            self.at_close(lambda: Path("/run/dbus/system_bus_socket").unlink(missing_ok=True))
+            wait_until(lambda: bus_answers() or not bus.alive(), 10, "the system D-Bus")
+            if not bus.alive():
+                fail(f"dbus-daemon exited:\n{bus.tail()}")
+
+        if subprocess.run(["avahi-daemon", "--check"], stderr=subprocess.DEVNULL).returncode == 0:
+            return  # someone else's daemon: use it, never stop it
+        os.makedirs("/run/avahi-daemon", exist_ok=True)
+        conf = self.dir / "avahi-daemon.conf"
+        conf.write_text(_AVAHI_CONF)
+        # Foreground (no --daemonize): it stays our child, in our process group.
+        avahi = self.spawn("avahi-daemon", ["avahi-daemon", "-f", str(conf), "--no-drop-root",
+                                            "--no-chroot", "--no-rlimits"])
+        avahi.wait_for_line(r"Server startup complete", timeout=10)
+
+    def report(self) -> str:
+        """The tail of every process log, for a failure report."""
+        parts = []
+        for p in self.procs:
+            code = "running" if p.alive() else f"exit code {p.returncode}"
+            parts.append(f"--- {p.name} (pid {p.pid}, {code}): {' '.join(p.argv)}\n{p.tail()}")
+        return "\n".join(parts)
+
+
+# Never the default configuration: it would publish on eth0 and query wide-area DNS.
+_AVAHI_CONF = """\
+[server]
+host-name=midimesh-lab
+use-ipv4=yes
+use-ipv6=no
+allow-interfaces=lo
+enable-dbus=yes
+ratelimit-interval-usec=1000000
+ratelimit-burst=1000
+[wide-area]
+enable-wide-area=no
+[publish]
+publish-hinfo=no
+publish-workstation=no
+[reflector]
+enable-reflector=no
+[rlimits]
+"""
+
+
+def main(test_fn: Callable[[], None]) -> None:
+    """Run test_fn and exit as meson expects: 0 pass, 1 fail, 77 skip.
+
+    On failure print the traceback and the last lines of every process log; logs are kept
+    (their directory is printed). Set MESHLAB_KEEP=1 to keep them after a pass too.
+    """
+    global _main_running
+    _main_running = True
+    _install_sigterm_handler()
+    code = 1
+    try:
+        test_fn()
+        code = 0
+    except Skip:
+        code = SKIP_CODE  # skip() printed the reason
+    except Terminated:
+        print("FAIL: terminated by SIGTERM (meson timeout?)", flush=True)
+    except Failure as e:
+        traceback.print_exc(file=sys.stdout)  # one stream: meson shows it in order
+        print(f"FAIL: {e}", flush=True)
+    except BaseException:  # noqa: B036 - any error, KeyboardInterrupt too, is a failed test
+        traceback.print_exc(file=sys.stdout)  # one stream: meson shows it in order
+        print("FAIL: unexpected exception", flush=True)
+    finally:
+        for lab in _labs:
+            lab.close()  # a Lab used without `with` still ends its processes
+    if code == 1:
+        for lab in _labs:
+            if lab.procs:
+                print(f"=== logs of lab {lab.id}, kept in {lab.dir}:\n{lab.report()}")
+    elif not os.environ.get("MESHLAB_KEEP"):
+        for lab in _labs:
+            lab.remove_dir()
+    sys.stdout.flush()
+    sys.exit(code)
+
+
+
+# --- midimesh processes ------------------------------------------------------------------------
+
+def start_hub(lab: Lab, name: str = "hub", extra: list[str] | tuple[str, ...] = ()) -> tuple[Proc, int]:
+    """A `midimesh --hub` on 127.0.0.1 at a free base port; returns it and the port."""
+    port = lab.free_port()
+    hub = lab.spawn(name, [midimesh(), "--hub", "--bind", "127.0.0.1", "--port", str(port),
+                           "--name", name, *extra])
+    hub.wait_for_line(r"hub: forwarding")
+    return hub, port
+
+
+def start_node(lab: Lab, name: str, port: int,
+               extra: list[str] | tuple[str, ...] = ()) -> Proc:
+    """A `midimesh --connect` to the hub at `port`, once it has heard the hub."""
+    node = lab.spawn(name, [midimesh(), "--connect", f"127.0.0.1:{port}", "--name", name, *extra])
+    node.wait_for_line(r"joined the mesh through hub")
+    return node
+
+
+def stats(proc: Proc, component: str = "node", timeout: float = 10.0) -> dict[str, int]:
+    """The counters `component` logs: asks a running process (SIGUSR1), or reads the line
+    written at shutdown if it has exited."""
+    pattern = rf" {component}: stats: (.*)$"
+    if proc.alive():
+        os.kill(proc.pid, signal.SIGUSR1)
+        line = proc.wait_for_line(pattern, timeout).group(1)
+    else:
+        found = [m.group(1) for l in proc.lines() if (m := re.search(pattern, l))]
+        if not found:
+            fail(f"{proc.name} exited without a {component} stats line:\n{proc.tail()}")
+        line = found[-1]
+    return {k: int(v) for k, v in (kv.split("=") for kv in line.split())}

@@ -1,0 +1,98 @@
+"""A midimesh protocol v1 client written from src/wire/PROTOCOL.md alone (pyzmq + msgpack).
+
+Integration tests use it to put on the mesh what a MIDI port cannot (a 64 KiB SysEx, floods,
+garbage, another protocol version) and to watch what nodes publish. It doubles as proof that the
+protocol document is enough to write a compatible client in another language.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import msgpack
+import zmq
+
+VERSION = 1
+MIDI, HELLO, GOODBYE = 1, 2, 3
+
+
+def new_id() -> str:
+    return os.urandom(8).hex()
+
+
+class WireClient:
+    """One mesh member: a PUB into the hub's XSUB and an inverted SUB from its XPUB."""
+
+    def __init__(self, host: str, port: int, name: str = "wireclient", *, hwm: int = 100_000):
+        self.id = new_id()
+        self.name = name
+        self.seq = 0
+        self.ctx = zmq.Context.instance()
+        self.pub = self.ctx.socket(zmq.PUB)
+        self.sub = self.ctx.socket(zmq.SUB)
+        for s in (self.pub, self.sub):
+            s.setsockopt(zmq.LINGER, 0)
+        self.pub.setsockopt(zmq.SNDHWM, hwm)
+        self.sub.setsockopt(zmq.RCVHWM, hwm)
+        # PROTOCOL.md section 1: inverted matching, subscribed to our own id.
+        self.sub.setsockopt(zmq.INVERT_MATCHING, 1)
+        self.sub.setsockopt(zmq.SUBSCRIBE, self.id.encode())
+        self.pub.connect(f"tcp://{host}:{port}")
+        self.sub.connect(f"tcp://{host}:{port + 1}")
+
+    def close(self) -> None:
+        self.pub.close(0)
+        self.sub.close(0)
+
+    def envelope(self, mtype: int, payload: bytes, *, version: int = VERSION,
+                 sender: str | None = None) -> bytes:
+        frame = msgpack.packb([version, mtype, sender or self.id, self.seq,
+                               time.time_ns() // 1000, payload], use_bin_type=True)
+        self.seq += 1
+        return frame
+
+    def send_frames(self, frames: list[bytes]) -> None:
+        self.pub.send_multipart(frames)
+
+    def send(self, mtype: int, payload: bytes) -> None:
+        self.send_frames([self.id.encode(), self.envelope(mtype, payload)])
+
+    def send_midi(self, midi: bytes) -> None:
+        self.send(MIDI, midi)
+
+    def hello(self) -> None:
+        self.send(HELLO, msgpack.packb({"name": self.name, "role": "node",
+                                        "program": "wireclient"}))
+
+    def goodbye(self) -> None:
+        self.send(GOODBYE, msgpack.packb({"reason": "test over"}))
+
+    def receive(self, timeout_ms: int) -> tuple[str, int, int, bytes] | None:
+        """Next (sender, type, seq, payload), or None if nothing came within timeout_ms."""
+        if not self.sub.poll(timeout_ms):
+            return None
+        frames = self.sub.recv_multipart()
+        if len(frames) != 2:
+            raise AssertionError(f"a message of {len(frames)} frames")
+        version, mtype, sender, seq, _time_us, payload = msgpack.unpackb(frames[1], raw=False)
+        if version != VERSION or frames[0].decode() != sender:
+            raise AssertionError(f"bad envelope from {sender}")
+        return sender, mtype, seq, payload
+
+    def join(self, timeout: float = 10.0) -> dict[str, str]:
+        """Hello until the hub's hello comes back: both directions work. Returns peers' names."""
+        peers: dict[str, str] = {}
+        deadline = time.monotonic() + timeout
+        hub_seen = False
+        while not hub_seen:
+            if time.monotonic() > deadline:
+                raise AssertionError("the hub never answered")
+            self.hello()
+            while (m := self.receive(50)) is not None:
+                sender, mtype, _seq, payload = m
+                if mtype == HELLO:
+                    info = msgpack.unpackb(payload, raw=False)
+                    peers[sender] = info["name"]
+                    hub_seen = hub_seen or info["role"] == "hub"
+        return peers
