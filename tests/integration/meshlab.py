@@ -593,3 +593,26 @@ def stats(proc: Proc, component: str = "node", timeout: float = 10.0) -> dict[st
             fail(f"{proc.name} exited without a {component} stats line:\n{proc.tail()}")
         line = found[-1]
     return {k: int(v) for k, v in (kv.split("=") for kv in line.split())}
+
+
+def start_jack_mesh(lab: Lab, names: list[str],
+                    extra: list[str] | tuple[str, ...] = ()) -> tuple[Proc, int, dict[str, Proc]]:
+    """A JACK server, a headless hub, and one node per name with virtual JACK ports
+    `<name>-in:in` and `<name>-out:out`, each known to the hub before this returns."""
+    lab.start_jack()
+    hub, port = start_hub(lab, extra=["--no-midi"])
+    nodes = {name: start_jack_node(lab, hub, name, port, extra) for name in names}
+    return hub, port, nodes
+
+
+def start_jack_node(lab: Lab, hub: Proc, name: str, port: int,
+                    extra: list[str] | tuple[str, ...] = ()) -> Proc:
+    node = start_node(lab, name, port, ["--midi-api", "jack", "--port-name", name, *extra])
+    node.wait_for_line(r"midi: JACK", from_start=True)
+    # The hub's own node heard this node's hello: what it sends reaches the hub.
+    hub.wait_for_line(rf'peer "{name}" \({node_id(node)}\) joined', from_start=True)
+    return node
+
+
+def node_id(node: Proc) -> str:
+    return node.wait_for_line(r'node "[^"]*" id ([0-9a-f]{16})', from_start=True).group(1)

@@ -1,0 +1,110 @@
+"""Drives tests/support/midiprobe: plays into a node's MIDI input and listens to its output
+through the real JACK server of a Lab. See the top of midiprobe.cpp for its commands."""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import subprocess
+import time
+
+import meshlab
+from meshlab import Lab, fail
+
+
+def fnv1a(messages: list[bytes]) -> str:
+    """midiprobe's checksum: 64-bit FNV-1a over every byte, in arrival order."""
+    h = 14695981039346656037
+    for m in messages:
+        for b in m:
+            h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:x}"
+
+
+def sysex(total: int) -> bytes:
+    """midiprobe's `sysex N` pattern."""
+    return bytes([0xF0] + [(i * 7 + 3) & 0x7F for i in range(1, total - 1)] + [0xF7])
+
+
+class Probe:
+    """One midiprobe process: sends to `send_to`'s input and receives from `recv_from`'s output
+    (JACK port name substrings, e.g. "a-in" and "a-out" for a node with --port-name a)."""
+
+    def __init__(self, lab: Lab, name: str, *, send_to: str | None = None,
+                 recv_from: str | None = None):
+        self.name = name
+        argv = [meshlab.midiprobe(), "--name", name, "--quiet", "--timeout", "300"]
+        if send_to:
+            argv += ["--send-to", send_to]
+        if recv_from:
+            argv += ["--recv-from", recv_from]
+        self.stderr_path = lab.dir / f"{name}.stderr.log"
+        self._stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._stderr, text=True, bufsize=1,
+                                     preexec_fn=meshlab._child_setup(os.getpid()))
+        lab.at_close(self.close)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self.proc.stdout, selectors.EVENT_READ)
+        self.ready = self._read_line(r"^ready ", 20)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.flush()
+                self.proc.wait(5)
+            except (BrokenPipeError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+        self._stderr.close()
+
+    def _read_line(self, pattern: str, timeout: float) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._selector.select(left):
+                fail(f"{self.name}: no reply matching /{pattern}/ within {timeout:g} s; "
+                     f"stderr: {self.stderr_path.read_text()[-2000:]}")
+            line = self.proc.stdout.readline()
+            if not line:
+                fail(f"{self.name} exited (code {self.proc.wait()}); "
+                     f"stderr: {self.stderr_path.read_text()[-2000:]}")
+            if m := re.search(pattern, line):
+                return m
+            if line.startswith("error"):
+                fail(f"{self.name}: {line.strip()}")
+
+    def command(self, line: str, reply: str, timeout: float = 30) -> re.Match[str]:
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return self._read_line(reply, timeout)
+
+    def send(self, message: bytes) -> None:
+        self.command(f"send {message.hex()}", r"^sent ")
+
+    def send_sysex(self, total: int) -> None:
+        self.command(f"sysex {total}", r"^sent ")
+
+    def burst(self, count: int, channel: int, rate: int) -> None:
+        """Starts nothing in the background: returns when the burst has been written."""
+        self.command(f"burst {count} {channel} {rate}", r"^burst ", timeout=count / rate + 30)
+
+    def received(self, count: int, timeout_ms: int = 20_000) -> dict[str, str]:
+        """Waits until `count` messages arrived (or the timeout) and returns `stats all`."""
+        m = self.command(f"expect all {count} {timeout_ms}", r"^stats all (.*)$",
+                         timeout_ms / 1000 + 10)
+        return dict(kv.split("=") for kv in m.group(1).split())
+
+    def channel(self, channel: int, count: int, timeout_ms: int = 20_000) -> dict[str, int]:
+        m = self.command(f"expect {channel} {count} {timeout_ms}", rf"^stats ch={channel} (.*)$",
+                         timeout_ms / 1000 + 10)
+        return {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+
+    def all_stats(self) -> dict[str, str]:
+        m = self.command("stats all", r"^stats all (.*)$")
+        return dict(kv.split("=") for kv in m.group(1).split())
+
+    def reset(self) -> None:
+        self.command("reset", r"^ok")
