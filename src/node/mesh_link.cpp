@@ -13,7 +13,7 @@ MeshLink::MeshLink(zmq::context_t& context, std::string node_id)
 
 void MeshLink::connect(const std::string& publish_endpoint, const std::string& subscribe_endpoint) {
   disconnect(0);
-  publisher_ = zmq::socket_t(context_, zmq::socket_type::pub);
+  publisher_ = zmq::socket_t(context_, zmq::socket_type::xpub);
   subscriber_ = zmq::socket_t(context_, zmq::socket_type::sub);
   wire::apply_common_options(publisher_);
   wire::apply_common_options(subscriber_);
@@ -28,6 +28,7 @@ void MeshLink::connect(const std::string& publish_endpoint, const std::string& s
 }
 
 void MeshLink::disconnect(int linger_ms) {
+  ready_ = false;
   if (publisher_) {
     publisher_.set(zmq::sockopt::linger, linger_ms);
     publisher_.close();
@@ -35,16 +36,36 @@ void MeshLink::disconnect(int linger_ms) {
   if (subscriber_) subscriber_.close();
 }
 
-bool MeshLink::publish(wire::MessageType type, std::span<const std::uint8_t> payload,
-                       std::uint64_t time_us) {
-  if (!publisher_) return false;
+MeshLink::Published MeshLink::publish(wire::MessageType type, std::span<const std::uint8_t> payload,
+                                      std::uint64_t time_us) {
+  if (!publisher_) return Published::dropped;
   wire::Envelope envelope;
   envelope.type = static_cast<std::uint8_t>(type);
   envelope.sender = id_;
   envelope.seq = next_seq_++;
   envelope.time_us = time_us;
   envelope.payload.assign(payload.begin(), payload.end());
-  const std::vector<std::uint8_t> frame = wire::encode(envelope);
+  std::vector<std::uint8_t> frame = wire::encode(envelope);
+  if (ready_) return send(frame) ? Published::sent : Published::dropped;
+  if (held_.size() >= max_held) return Published::dropped;
+  held_.push_back(std::move(frame));
+  return Published::held;
+}
+
+void MeshLink::on_publisher_readable() {
+  zmq::message_t message;
+  while (publisher_.recv(message, zmq::recv_flags::dontwait)) {
+    if (message.size() < 1) continue;
+    // The hub's XSUB subscribes to everything ("\x01"); losing the connection unsubscribes.
+    ready_ = message.data<std::uint8_t>()[0] == 1;
+  }
+  while (ready_ && !held_.empty()) {
+    if (!send(held_.front())) break;
+    held_.pop_front();
+  }
+}
+
+bool MeshLink::send(const std::vector<std::uint8_t>& frame) {
   try {
     if (!publisher_.send(zmq::buffer(id_), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
       return false;

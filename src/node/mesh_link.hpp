@@ -1,11 +1,16 @@
 #pragma once
-// A node's two sockets to the hub: a PUB that publishes into the hub's XSUB and a SUB that
+// A node's two sockets to the hub: an XPUB that publishes into the hub's XSUB and a SUB that
 // receives from its XPUB. Knows the node's id and numbers every message it publishes.
 // Reconnecting to another hub (a role change) replaces both sockets; the sequence goes on.
+//
+// Why XPUB and not PUB: a publisher silently drops what it is given until the hub's XSUB has
+// subscribed over a fresh connection. An XPUB sees that subscription arrive, so messages
+// published before it are held (bounded) and sent the moment the path is open.
 
 #include "wire/envelope.hpp"
 
 #include <cstdint>
+#include <deque>
 #include <span>
 #include <string>
 #include <zmq.hpp>
@@ -21,10 +26,20 @@ public:
   void disconnect(int linger_ms);
   bool connected() const noexcept { return static_cast<bool>(subscriber_); }
 
-  // Publishes one message with the next sequence number; false if ZeroMQ refused it.
-  bool publish(wire::MessageType type, std::span<const std::uint8_t> payload,
-               std::uint64_t time_us);
+  enum class Published { sent, held, dropped };
+  // Publishes one message with the next sequence number. Until the hub has subscribed it is
+  // held (up to max_held messages, then dropped: receivers see the gap).
+  Published publish(wire::MessageType type, std::span<const std::uint8_t> payload,
+                    std::uint64_t time_us);
 
+  // Reads the hub's (un)subscriptions; call when publisher() is readable.
+  void on_publisher_readable();
+  // The hub has subscribed: what is published now goes out at once.
+  bool ready() const noexcept { return ready_; }
+
+  static constexpr std::size_t max_held = 4096;
+
+  zmq::socket_t& publisher() noexcept { return publisher_; }
   zmq::socket_t& subscriber() noexcept { return subscriber_; }
   const std::string& id() const noexcept { return id_; }
   std::uint64_t published() const noexcept { return next_seq_; }
@@ -32,7 +47,11 @@ public:
 private:
   zmq::context_t& context_;
   std::string id_;
+  bool send(const std::vector<std::uint8_t>& frame);
+
   std::uint64_t next_seq_ = 0;
+  bool ready_ = false;
+  std::deque<std::vector<std::uint8_t>> held_;
   zmq::socket_t publisher_;
   zmq::socket_t subscriber_;
 };

@@ -49,7 +49,6 @@ Node::Node(NodeConfig config)
     hub_config.port = config_.port;
     hub_ = std::make_unique<hub::Hub>(context_, hub_config);
     link_.connect(hub_->local_publish(), hub_->local_subscribe());
-    joined_ = true;
   } else {
     const std::string pub = wire::publish_endpoint(config_.hub_address);
     const std::string sub = wire::subscribe_endpoint(config_.hub_address);
@@ -82,6 +81,7 @@ int Node::run() {
     items.clear();
     items.push_back({nullptr, signals_.fd(), ZMQ_POLLIN, 0});
     items.push_back({link_.subscriber().handle(), 0, ZMQ_POLLIN, 0});
+    items.push_back({link_.publisher().handle(), 0, ZMQ_POLLIN, 0});
     const std::size_t midi_index = items.size();
     if (midi_) items.push_back({nullptr, midi_->input_fd(), ZMQ_POLLIN, 0});
     const std::size_t hub_index = items.size();
@@ -106,6 +106,7 @@ int Node::run() {
       }
     }
     if (hub_) hub_->on_poll(&items[hub_index], after);
+    if (items[2].revents & ZMQ_POLLIN) on_publisher_readable();
     if (items[1].revents & ZMQ_POLLIN) on_mesh_readable(after);
     if (midi_ && (items[midi_index].revents & ZMQ_POLLIN)) on_midi_input();
     if (after >= next_hello_us_) {
@@ -195,9 +196,9 @@ void Node::on_hello(const wire::Envelope& envelope, Peer& peer) {
     // Answer at once so the newcomer learns about us without waiting a heartbeat.
     next_hello_us_ = 0;
   }
-  if (hello->role == wire::Role::hub && !joined_) {
-    joined_ = true;
-    log::info(component, "joined the mesh through hub {}", peer_label(peer.id));
+  if (hello->role == wire::Role::hub && hub_heard_.empty()) {
+    hub_heard_ = peer.id;
+    check_joined();
   }
 }
 
@@ -239,6 +240,31 @@ void Node::deliver(const std::string& sender, std::span<const std::uint8_t> midi
         suffix(suppressed));
 }
 
+void Node::on_publisher_readable() {
+  const bool was_ready = link_.ready();
+  link_.on_publisher_readable();
+  if (link_.ready() == was_ready) return;
+  if (link_.ready()) {
+    next_hello_us_ = 0; // announce ourselves now
+    check_joined();
+  } else {
+    log::warn(component,
+              "lost the connection to the hub; holding up to {} messages until it "
+              "is back",
+              MeshLink::max_held);
+  }
+}
+
+void Node::check_joined() {
+  // Joined once both directions work: the hub hears us and we hear the hub.
+  if (joined_ || !link_.ready() || (hub_heard_.empty() && !hub_)) return;
+  joined_ = true;
+  if (hub_)
+    log::info(component, "joined the mesh as its hub");
+  else
+    log::info(component, "joined the mesh through hub {}", peer_label(hub_heard_));
+}
+
 void Node::on_midi_input() {
   input_batch_.clear();
   midi_->take_input(input_batch_);
@@ -254,12 +280,12 @@ void Node::on_midi_input() {
                   message.size(), wire::max_midi_size, suffix(suppressed));
       continue;
     }
-    if (link_.publish(wire::MessageType::midi, message, now_wall)) {
-      ++counters_.midi_sent;
-      counters_.midi_sent_bytes += message.size();
-    } else {
+    if (link_.publish(wire::MessageType::midi, message, now_wall) == MeshLink::Published::dropped) {
       ++counters_.publish_failed;
+      continue;
     }
+    ++counters_.midi_sent;
+    counters_.midi_sent_bytes += message.size();
   }
 }
 
@@ -299,7 +325,10 @@ void Node::report_bursts(std::uint64_t now_us) {
 void Node::send_hello(std::uint64_t) {
   const wire::Hello hello{config_.name, hub_ ? wire::Role::hub : wire::Role::node,
                           std::string("midimesh ") + MIDIMESH_VERSION};
-  if (!link_.publish(wire::MessageType::hello, wire::encode_payload(hello), wall_us()))
+  // Hellos are not worth holding for a hub that cannot hear us yet: the next one will do.
+  if (!link_.ready()) return;
+  if (link_.publish(wire::MessageType::hello, wire::encode_payload(hello), wall_us()) ==
+      MeshLink::Published::dropped)
     ++counters_.publish_failed;
 }
 

@@ -61,6 +61,8 @@ private:
   void on_hello(const wire::Envelope& envelope, Peer& peer);
   void on_goodbye(const wire::Envelope& envelope);
   void on_midi_input();
+  void on_publisher_readable();
+  void check_joined();
   void deliver(const std::string& sender, std::span<const std::uint8_t> midi, std::uint64_t now_us);
   void release_notes(const std::string& sender, const std::string& why);
   void tick(std::uint64_t now_us);
@@ -82,7 +84,8 @@ private:
   NodeCounters counters_;
   std::uint64_t next_hello_us_ = 0;
   std::uint64_t last_tick_us_ = 0;
-  bool joined_ = false; // heard the hub
+  bool joined_ = false;   // the hub hears us and we hear it
+  std::string hub_heard_; // id of the hub whose hello we heard
   log::Throttle malformed_log_, backend_log_, oversize_log_;
   std::map<std::string, bool> version_warned_;
   std::vector<std::vector<std::uint8_t>> input_batch_;

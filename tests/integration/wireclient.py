@@ -29,7 +29,9 @@ class WireClient:
         self.name = name
         self.seq = 0
         self.ctx = zmq.Context.instance()
-        self.pub = self.ctx.socket(zmq.PUB)
+        # An XPUB, not a PUB: it sees the hub's XSUB subscribe, so we know when the publish
+        # path is open (a PUB drops silently until then).
+        self.pub = self.ctx.socket(zmq.XPUB)
         self.sub = self.ctx.socket(zmq.SUB)
         for s in (self.pub, self.sub):
             s.setsockopt(zmq.LINGER, 0)
@@ -81,9 +83,12 @@ class WireClient:
         return sender, mtype, seq, payload
 
     def join(self, timeout: float = 10.0) -> dict[str, str]:
-        """Hello until the hub's hello comes back: both directions work. Returns peers' names."""
+        """Waits until both directions work: our PUB is connected and the hub's hello came
+        back. Returns the names of the peers heard meanwhile."""
         peers: dict[str, str] = {}
         deadline = time.monotonic() + timeout
+        if not self.pub.poll(int(timeout * 1000)) or self.pub.recv() != b"\x01":
+            raise AssertionError("the hub never subscribed to our messages")
         hub_seen = False
         while not hub_seen:
             if time.monotonic() > deadline:

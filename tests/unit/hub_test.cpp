@@ -14,6 +14,9 @@
 using namespace midimesh;
 using Bytes = std::vector<std::uint8_t>;
 
+// Published, or held until the hub subscribes (the pump then sends it); never dropped.
+#define REQUIRE_PUBLISHED(expr) REQUIRE((expr) != node::MeshLink::Published::dropped)
+
 namespace {
 
 struct Mesh {
@@ -55,6 +58,8 @@ struct Mesh {
       hub.add_poll_items(items);
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(10));
       hub.on_poll(items.data(), 0);
+      for (auto& node : nodes)
+        node->on_publisher_readable(); // the hub's subscription opens each node's path
     }
     return true;
   }
@@ -109,8 +114,8 @@ TEST_CASE("the hub forwards to every node except the sender") {
   // a marker, whatever the hub forwarded to it before has arrived, its own message included if
   // the filter had let it through.
   for (std::size_t from = 0; from < 4; ++from)
-    REQUIRE(mesh.nodes[from]->publish(wire::MessageType::midi,
-                                      Bytes{0x90, static_cast<std::uint8_t>(from), 0x40}, 0));
+    REQUIRE_PUBLISHED(mesh.nodes[from]->publish(
+        wire::MessageType::midi, Bytes{0x90, static_cast<std::uint8_t>(from), 0x40}, 0));
   std::vector<std::vector<wire::Envelope>> got(4);
   auto collect_until = [&](auto enough) {
     return mesh.pump_until([&] {
@@ -124,7 +129,7 @@ TEST_CASE("the hub forwards to every node except the sender") {
   };
   REQUIRE(collect_until([](const auto& g) { return g.size() >= 3; }));
   for (std::size_t from : {0, 1})
-    REQUIRE(mesh.nodes[from]->publish(wire::MessageType::midi, Bytes{0xF8}, 0));
+    REQUIRE_PUBLISHED(mesh.nodes[from]->publish(wire::MessageType::midi, Bytes{0xF8}, 0));
   REQUIRE(collect_until([](const auto& g) {
     return std::any_of(g.begin(), g.end(), [](auto& e) { return e.payload == Bytes{0xF8}; });
   }));
@@ -147,10 +152,10 @@ TEST_CASE("messages from one sender arrive complete and in order") {
   drain(mesh, 0);
   constexpr int count = 5000;
   for (int i = 0; i < count; ++i)
-    REQUIRE(mesh.nodes[1]->publish(wire::MessageType::midi,
-                                   Bytes{0xB0, static_cast<std::uint8_t>(i & 0x7F),
-                                         static_cast<std::uint8_t>((i >> 7) & 0x7F)},
-                                   0));
+    REQUIRE_PUBLISHED(mesh.nodes[1]->publish(wire::MessageType::midi,
+                                             Bytes{0xB0, static_cast<std::uint8_t>(i & 0x7F),
+                                                   static_cast<std::uint8_t>((i >> 7) & 0x7F)},
+                                             0));
   std::vector<wire::Envelope> got;
   REQUIRE(mesh.pump_until([&] {
     for (auto& e : drain(mesh, 0))
@@ -192,7 +197,7 @@ TEST_CASE("bad frames are refused and counted; good traffic still flows") {
            r[static_cast<int>(hub::Verdict::wrong_frame_count)] > 0;
   }));
   // None of it was forwarded, and a good node's MIDI still is.
-  REQUIRE(mesh.nodes[1]->publish(wire::MessageType::midi, Bytes{0xFA}, 0));
+  REQUIRE_PUBLISHED(mesh.nodes[1]->publish(wire::MessageType::midi, Bytes{0xFA}, 0));
   std::vector<wire::Envelope> got;
   REQUIRE(mesh.pump_until([&] {
     for (auto& e : drain(mesh, 0))
