@@ -150,9 +150,10 @@ def check_forwarded_oddities(nodes: list[Proc], garbler: WireClient) -> None:
     """Unknown type 99 and a broken MIDI payload pass the hub; each node drops and counts them."""
     garbler.send(99, b"from a later revision")
     garbler.send_midi(b"\x90\x3c")  # a note-on missing its velocity
+    want = {"unknown_type": 1, "malformed": 1}
     for node in nodes:
-        wait_until(lambda: (lambda s: s["unknown_type"] == 1 and s["malformed"] == 1)(stats(node)),
-                   10, f"{node.name} to count 1 unknown_type and 1 malformed")
+        wait_until(lambda: {k: stats(node)[k] for k in want} == want, 10,
+                   f"{node.name} to count {want}")
         node.wait_for_line(r'node: dropped an invalid MIDI message \(2 bytes\) from "garbler"',
                            from_start=True)
 
@@ -181,15 +182,18 @@ def check_oversized_frame(hub: Proc, nodes: list[Proc], port: int) -> None:
 
         wait_until(lambda: saw(zmq.EVENT_DISCONNECTED), 10,
                    "the hub to drop the connection of a client that sent a 512 KiB+ frame")
+
         def reconnected() -> bool:
             saw(zmq.EVENT_CONNECTED)
             return zmq.EVENT_CONNECTED in events[events.index(zmq.EVENT_DISCONNECTED):]
 
         wait_until(reconnected, 10, "the client to reconnect after the hub dropped it")
-        # Heard again once the hub has subscribed anew: until then PUB drops what it sends.
+        # Heard again once the hub has subscribed anew (until then the client drops what it
+        # sends): poke with 1-byte MIDI clocks until both nodes count one more message.
         def heard_again() -> bool:
             big.send_midi(b"\xf8")
             return all(now > before for now, before in zip(received(nodes), nodes_before))
+
         wait_until(heard_again, 10, "the nodes to hear the client again after its reconnect")
         monitor.close(0)
         big.pub.disable_monitor()

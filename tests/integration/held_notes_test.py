@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Stuck-note protection: a note left sounding by a sender that goes away is released on every
+receiver's output, whether the sender leaves cleanly (goodbye), is killed (silence past the
+timeout), or the receiver itself shuts down."""
+
+import meshlab
+from meshlab import Lab, fail, start_jack_mesh, start_jack_node
+from probe import Probe, fnv1a
+
+NOTE_ON = bytes.fromhex("903c64")     # middle C, channel 1
+SUSTAIN_ON = bytes.fromhex("b0407f")  # pedal down, channel 1
+NOTE_OFF = bytes.fromhex("803c00")
+SUSTAIN_OFF = bytes.fromhex("b04000")
+
+
+def expect_release(probe: Probe, what: str) -> None:
+    """`probe` played the held note and pedal, then exactly note-off and sustain-off."""
+    played = [NOTE_ON, SUSTAIN_ON, NOTE_OFF, SUSTAIN_OFF]
+    got = probe.received(len(played))
+    if got["count"] != str(len(played)) or got["checksum"] != fnv1a(played):
+        fail(f"{probe.name}: {what}: got {got}, expected note-on, sustain on, note-off, "
+             "sustain off")
+
+
+def hold_note(sender: Probe, receivers: list[Probe]) -> None:
+    sender.send(NOTE_ON)
+    sender.send(SUSTAIN_ON)
+    for probe in receivers:
+        if probe.received(2)["count"] != "2":
+            fail(f"{probe.name} did not play the held note")
+
+
+def test() -> None:
+    with Lab() as lab:
+        hub, port, nodes = start_jack_mesh(lab, ["a", "b", "c", "d"])
+        pa = Probe(lab, "pa", send_to="a-in")
+        pd = Probe(lab, "pd", send_to="d-in")
+        pb = Probe(lab, "pb", recv_from="b-out")
+        pc = Probe(lab, "pc", recv_from="c-out")
+
+        # 1. The sender leaves cleanly: its goodbye releases its notes at once.
+        hold_note(pa, [pb, pc])
+        nodes["a"].terminate()
+        for probe, node in ((pb, nodes["b"]), (pc, nodes["c"])):
+            node.wait_for_line(r'peer "a" .* left')
+            expect_release(probe, "after A said goodbye")
+            probe.reset()
+
+        # 2. The sender is killed: no goodbye, so the release follows its silence.
+        hold_note(pd, [pb, pc])
+        nodes["d"].kill()
+        for probe, node in ((pb, nodes["b"]), (pc, nodes["c"])):
+            node.wait_for_line(r'peer "d" .* went silent')
+            expect_release(probe, "after D was killed")
+            probe.reset()
+
+        # 3. The receiver shuts down: it releases what it still plays before closing its ports.
+        a2 = start_jack_node(lab, hub, "a", port)
+        pa2 = Probe(lab, "pa2", send_to="a-in")
+        hold_note(pa2, [pb, pc])
+        nodes["b"].terminate()
+        expect_release(pb, "while B shut down")
+        if a2.alive() and nodes["c"].alive():
+            print("held notes were released on goodbye, on silence and on shutdown")
+
+
+meshlab.main(test)
