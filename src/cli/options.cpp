@@ -30,43 +30,47 @@ Parsed parse(int argc, char** argv) {
   std::string connect;
   std::string log_level = "info";
 
-  auto* hub = app.add_flag("--hub", be_hub,
-                           "Be the hub: forward every node's MIDI to every other node (default "
-                           "for now: zero-config discovery comes in a later release)");
-  app.add_option("--connect", connect,
-                 "Join the hub at HOST[:PORT] (IPv6 as [ADDR]:PORT) instead of being it")
+  auto* hub = app.add_flag("--hub", be_hub, "Be the hub that relays everyone's MIDI (the default)");
+  app.add_option("--connect", connect, "Join the hub at HOST (IPv6: [ADDR]:PORT)")
       ->type_name("HOST[:PORT]")
       ->excludes(hub);
-  app.add_option("--port", config.port,
-                 "Hub base port: nodes publish to PORT and subscribe at PORT+1")
+  app.add_option("--port", config.port, "Hub ports: PORT and PORT+1")
+      ->type_name("PORT")
       ->check(CLI::Range(1, 65534))
       ->capture_default_str();
-  app.add_option("--bind", config.bind_address,
-                 "Address the hub listens on (* = every interface, IPv4 and IPv6)")
+  app.add_option("--bind", config.bind_address, "Address the hub listens on (*: all, IPv4+6)")
+      ->type_name("ADDR")
       ->capture_default_str();
-  app.add_option("--name", config.name, "Name shown to the other nodes (default: host name)");
+  app.add_option("--name", config.name, "Name the others see (default: host name)")
+      ->type_name("NAME");
   app.add_option("--midi-api", config.midi_config.api,
-                 "MIDI backend: alsa, jack, core or winmm (default: try the platform's order; "
-                 "on Linux ALSA, then JACK)")
+                 "MIDI backend (default: ALSA, then JACK on Linux)")
+      ->type_name("API")
       ->check(CLI::IsMember({"", "alsa", "jack", "core", "winmm"}));
   app.add_option("--midi-in", config.midi_config.input_name,
-                 "Read from the existing MIDI input port whose name contains NAME instead of a "
-                 "virtual input (e.g. a loopMIDI port on Windows)")
+                 "Use the existing input port matching NAME (e.g. loopMIDI)")
       ->type_name("NAME");
   app.add_option("--midi-out", config.midi_config.output_name,
-                 "Write to the existing MIDI output port whose name contains NAME instead of a "
-                 "virtual output")
+                 "Use the existing output port matching NAME")
       ->type_name("NAME");
-  app.add_option("--port-name", config.midi_config.port_name,
-                 "Name of the virtual MIDI ports this node creates")
+  app.add_option("--port-name", config.midi_config.port_name, "Name of the virtual MIDI ports")
+      ->type_name("NAME")
       ->capture_default_str();
   bool no_midi = false;
-  app.add_flag("--no-midi", no_midi, "Run without MIDI ports (a headless hub on a server)");
-  app.add_flag("--list-ports", options.list_ports, "List the MIDI ports of every backend and exit");
-  app.add_option("--log-level", log_level, "debug, info, warning or error")
+  app.add_flag("--no-midi", no_midi, "No MIDI ports: a headless hub on a server");
+  app.add_flag("--list-ports", options.list_ports, "List the MIDI ports of every backend, exit");
+  app.add_option("--log-level", log_level, "How much to log")
+      ->type_name("LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warning", "warn", "error"}))
       ->capture_default_str();
 
+  app.footer("Examples:\n"
+             "  midimesh                          be the hub, virtual ports \"midimesh\"\n"
+             "  midimesh --connect stage.local    join the hub on stage.local\n"
+             "  midimesh --hub --no-midi          a headless hub on a server\n"
+             "  midimesh --connect 10.0.0.5 --midi-in loopMIDI --midi-out loopMIDI\n"
+             "Stop with Ctrl-C: the node says goodbye and releases every note it holds.\n"
+             "Send SIGUSR1 to log its counters.");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,40 @@
+#pragma once
+// A real `midimesh --hub` child process, owned by PID. The destructor ends it (SIGTERM, a bounded
+// wait, SIGKILL as the last resort) however the benchmark leaves its scope, so a failed run never
+// leaves a hub behind. The child also gets SIGTERM from the kernel if this process dies first.
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <sys/types.h>
+
+namespace meshbench {
+
+struct HubProcessError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class HubProcess {
+public:
+  // Starts `midimesh --hub --no-midi --bind 127.0.0.1 --port port`, its output going to log_path.
+  // Throws HubProcessError when the process cannot be started.
+  HubProcess(const std::string& midimesh, std::uint16_t port, const std::string& log_path);
+  ~HubProcess();
+  HubProcess(const HubProcess&) = delete;
+  HubProcess& operator=(const HubProcess&) = delete;
+
+  pid_t pid() const noexcept { return pid_; }
+  // False once the child has exited (e.g. its port was taken); its exit is then collected.
+  bool running() noexcept;
+  // SIGTERM, up to wait_ms for it to exit, then SIGKILL. Returns the exit description.
+  std::string stop(int wait_ms = 3000) noexcept;
+
+private:
+  pid_t pid_ = -1;
+  int status_ = 0;
+};
+
+// A base port P such that P and P + 1 are both free on 127.0.0.1 right now.
+std::uint16_t find_free_port_pair();
+
+} // namespace meshbench

@@ -1,0 +1,170 @@
+// meshbench: how much MIDI a real midimesh hub forwards and how late, against plain ZeroMQ
+// PUB->SUB without a hub, on loopback. Starts the hub as a child process, runs every scenario
+// with in-process clients, prints a table and optionally writes JSON.
+
+#include "hub_process.hpp"
+#include "report.hpp"
+#include "scenarios.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fmt/format.h>
+#include <fstream>
+#include <thread>
+#include <unistd.h>
+
+namespace {
+
+using namespace meshbench;
+
+struct Options {
+  std::string midimesh = MESHBENCH_MIDIMESH; // the hub built beside this tool
+  std::uint16_t port = 0;                    // 0: a free pair found at start
+  std::size_t receivers = 8;
+  std::uint64_t messages = 1'000'000;
+  double seconds = 10;
+  double rate = 1000;
+  std::uint64_t window = 20'000;
+  std::uint64_t batch = 500;
+  int io_threads = 2;
+  bool quick = false;
+  bool skip_baseline = false;
+  std::string only; // "", "throughput" or "latency"
+  std::string json;
+  std::string hub_log;
+};
+
+std::string joined(int argc, char** argv) {
+  std::string text;
+  for (int i = 0; i < argc; ++i)
+    text += (i ? " " : "") + std::string(argv[i]);
+  return text;
+}
+
+void run(const Options& o, Report& report) {
+  zmq::context_t context(o.io_threads);
+  const std::uint16_t port = o.port ? o.port : find_free_port_pair();
+  HubProcess hub(o.midimesh, port, o.hub_log);
+  report.hub_pid = hub.pid();
+  std::printf("hub pid %d on 127.0.0.1:%u/%u, log %s\n", hub.pid(), port, port + 1u,
+              o.hub_log.c_str());
+  std::fflush(stdout); // a profiler attaches by this line
+
+  Topology via_hub{"hub", fmt::format("tcp://127.0.0.1:{}", port),
+                   fmt::format("tcp://127.0.0.1:{}", port + 1), [&hub] { return hub.running(); }};
+  Topology direct{"direct", "", "", [] { return true; }};
+  std::vector<const Topology*> paths = {&via_hub};
+  if (!o.skip_baseline) paths.push_back(&direct);
+
+  // Quick runs have a tight limit per scenario so that the whole run stays under 30 s.
+  const std::chrono::milliseconds limit(o.quick ? 3000 : 60'000);
+  ThroughputPlan one_to_many{fmt::format("1->{}", o.receivers),
+                             {1, o.receivers, false, 0},
+                             o.messages,
+                             o.window,
+                             o.batch,
+                             limit};
+  // All send at once: the same total offered (messages split over the senders).
+  ThroughputPlan all_to_all{fmt::format("{}<->{}", o.receivers, o.receivers),
+                            {o.receivers, o.receivers, true, 0},
+                            std::max<std::uint64_t>(1, o.messages / o.receivers),
+                            o.window,
+                            o.batch,
+                            limit};
+  LatencyPlan latency{"latency", o.receivers, o.rate, o.seconds};
+
+  for (const Topology* path : paths) {
+    if (o.only != "latency") {
+      for (const ThroughputPlan* plan : {&one_to_many, &all_to_all}) {
+        std::printf("throughput %s via %s...\n", plan->label.c_str(), path->name.c_str());
+        std::fflush(stdout);
+        report.throughput.push_back(run_throughput(context, *path, *plan));
+      }
+    }
+    if (o.only != "throughput") {
+      std::printf("latency via %s for %.1f s...\n", path->name.c_str(), o.seconds);
+      std::fflush(stdout);
+      report.latency.push_back(run_latency(context, *path, latency));
+    }
+    // The hub is done once its scenarios are: the baseline runs without it taking CPU.
+    if (path == &via_hub) report.hub_exit = hub.stop();
+  }
+  // Hub scenarios first then direct ones: list them paired for the table.
+  std::stable_sort(report.throughput.begin(), report.throughput.end(),
+                   [](const auto& a, const auto& b) { return a.label < b.label; });
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"meshbench: throughput and latency of a midimesh hub against plain ZeroMQ "
+               "PUB/SUB, on 127.0.0.1"};
+  app.add_option("--midimesh", o.midimesh, "The midimesh binary to start as the hub")
+      ->capture_default_str();
+  app.add_option("--port", o.port, "Hub base port (0: find a free pair)")
+      ->check(CLI::Range(0, 65534));
+  app.add_option("--receivers,-r", o.receivers, "Receivers (and senders, all-to-all)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--messages,-m", o.messages, "Throughput: messages sent in all per scenario")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--seconds,-d", o.seconds, "Latency: how long the sender sends")
+      ->check(CLI::Range(0.1, 600.0))
+      ->capture_default_str();
+  app.add_option("--rate", o.rate, "Latency: messages per second")
+      ->check(CLI::Range(1.0, 100'000.0))
+      ->capture_default_str();
+  app.add_option(
+         "--window", o.window,
+         "Throughput: most messages in flight per receiver, shared by its senders (0: unpaced)")
+      ->capture_default_str();
+  app.add_option("--batch", o.batch, "Throughput: messages per sender per turn")
+      ->check(CLI::Range(1, 100'000))
+      ->capture_default_str();
+  app.add_option("--io-threads", o.io_threads, "ZeroMQ I/O threads of the clients")
+      ->check(CLI::Range(1, 16))
+      ->capture_default_str();
+  auto* quick =
+      app.add_flag("--quick", o.quick, "Short run (under 30 s): 100,000 messages, 3 s of latency");
+  app.add_flag("--skip-baseline", o.skip_baseline, "Measure the hub only");
+  app.add_option("--only", o.only, "Run one measurement only")
+      ->check(CLI::IsMember({"throughput", "latency"}));
+  app.add_option("--json", o.json, "Also write the results as JSON to FILE")->type_name("FILE");
+  app.add_option("--hub-log", o.hub_log, "Where the hub's output goes")->type_name("FILE");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (*quick) {
+    if (app.count("--messages") == 0) o.messages = 100'000;
+    if (app.count("--seconds") == 0) o.seconds = 3;
+  }
+  if (o.hub_log.empty()) o.hub_log = fmt::format("/tmp/meshbench-hub-{}.log", ::getpid());
+
+  Report report;
+  report.midimesh = o.midimesh;
+  report.command = joined(argc, argv);
+  report.cores = std::thread::hardware_concurrency();
+  report.window = o.window;
+  report.batch = o.batch;
+  int status = 0;
+  try {
+    run(o, report); // the hub is stopped by then, whatever happened
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "meshbench: %s (hub log: %s)\n", e.what(), o.hub_log.c_str());
+    status = 1;
+  }
+  std::fputs(format_table(report).c_str(), stdout);
+  if (!o.json.empty()) {
+    std::ofstream file(o.json);
+    file << format_json(report);
+    if (!file) {
+      std::fprintf(stderr, "meshbench: cannot write %s\n", o.json.c_str());
+      status = 1;
+    }
+  }
+  return status;
+}

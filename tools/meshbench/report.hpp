@@ -1,0 +1,31 @@
+#pragma once
+// What a run found, as a table for people and JSON for scripts. Pure formatting: no sockets.
+
+#include "scenarios.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace meshbench {
+
+struct Report {
+  std::string midimesh; // the hub binary measured
+  std::string command;  // how meshbench was started
+  unsigned cores = 0;   // hardware threads: everything shares them, hub included
+  int hub_pid = 0;
+  std::string hub_exit; // how the hub ended
+  std::uint64_t window = 0, batch = 0;
+  std::vector<ThroughputResult> throughput;
+  std::vector<LatencyResult> latency;
+};
+
+// hub / direct for the scenario `label`: delivered msgs/s for throughput; nullopt if one is
+// missing.
+std::optional<double> throughput_ratio(const Report& report, const std::string& label);
+std::optional<double> latency_ratio(const Report& report, double LatencySummary::*field);
+
+std::string format_table(const Report& report);
+std::string format_json(const Report& report);
+
+} // namespace meshbench
