@@ -74,7 +74,9 @@ Parsed parse(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return {std::nullopt, app.exit(e)};
+    const int code = app.exit(e); // prints help, the version, or what is wrong
+    // One exit code for every usage error, whatever CLI11 numbers it internally.
+    return {std::nullopt, code == 0 ? 0 : 2};
   }
   if (!connect.empty()) {
     auto address = wire::parse_host_port(connect);

@@ -1,8 +1,10 @@
 #include "hub/hub.hpp"
 
 #include "log/log.hpp"
+#include "wire/envelope.hpp"
 #include "wire/transport.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <fmt/format.h>
 
@@ -12,9 +14,11 @@ namespace {
 constexpr std::string_view component = "hub";
 // Messages forwarded per wake-up before the loop looks at its other sockets again.
 constexpr int forward_batch = 512;
-constexpr int monitored_events = ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
-                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
+constexpr int monitored_events =
+    ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
+// A peer that has not completed the ZeroMQ handshake by then is not one of ours.
+constexpr int handshake_timeout_ms = 2000;
 
 std::string bind_tcp(zmq::socket_t& socket, const std::string& address, std::uint16_t port) {
   const bool v6 = address.find(':') != std::string::npos;
@@ -43,8 +47,18 @@ zmq::socket_t monitor(zmq::context_t& context, zmq::socket_t& socket, const std:
 Hub::Hub(zmq::context_t& context, const HubConfig& config)
     : config_(config), xsub_(context, zmq::socket_type::xsub),
       xpub_(context, zmq::socket_type::xpub) {
-  for (zmq::socket_t* s : {&xsub_, &xpub_})
+  for (zmq::socket_t* s : {&xsub_, &xpub_}) {
     wire::apply_common_options(*s);
+    // libzmq takes bytes that do not start like a ZMTP 3 greeting for a ZeroMQ 1.0 peer and
+    // keeps the connection (an HTTP request would even receive mesh traffic). With a ZAP domain
+    // set, it refuses every pre-3.0 peer. No ZAP handler is needed: the NULL mechanism goes on
+    // without one unless ZMQ_ZAP_ENFORCE_DOMAIN is set.
+    s->set(zmq::sockopt::zap_domain, "midimesh");
+    s->set(zmq::sockopt::handshake_ivl, handshake_timeout_ms);
+    // Larger than any valid frame, so an oversized one reaches check_message and is counted;
+    // only a frame twice that size costs its sender the connection.
+    s->set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(2 * wire::max_frame_size));
+  }
   xsub_.set(zmq::sockopt::rcvhwm, config_.send_hwm);
   xpub_.set(zmq::sockopt::sndhwm, config_.send_hwm);
   xpub_.set(zmq::sockopt::invert_matching, 1);
@@ -72,8 +86,10 @@ void Hub::add_poll_items(std::vector<zmq::pollitem_t>& items) {
 void Hub::on_poll(const zmq::pollitem_t* items, std::uint64_t now_us) {
   if (items[0].revents & ZMQ_POLLIN) forward(now_us);
   if (items[1].revents & ZMQ_POLLIN) read_subscriptions();
-  if (items[2].revents & ZMQ_POLLIN) read_monitor(xsub_monitor_, "publish", now_us);
-  if (items[3].revents & ZMQ_POLLIN) read_monitor(xpub_monitor_, "subscribe", now_us);
+  if (items[2].revents & ZMQ_POLLIN)
+    read_monitor(xsub_monitor_, xsub_handshakes_, "publish", now_us);
+  if (items[3].revents & ZMQ_POLLIN)
+    read_monitor(xpub_monitor_, xpub_handshakes_, "subscribe", now_us);
 }
 
 void Hub::forward(std::uint64_t now_us) {
@@ -136,28 +152,67 @@ void Hub::read_subscriptions() {
   }
 }
 
-void Hub::read_monitor(zmq::socket_t& monitor, const char* which, std::uint64_t now_us) {
+void Hub::read_monitor(zmq::socket_t& monitor, Handshakes& handshakes, const char* which,
+                       std::uint64_t now_us) {
   zmq::message_t event, address;
   while (monitor.recv(event, zmq::recv_flags::dontwait)) {
     if (event.more()) (void)monitor.recv(address, zmq::recv_flags::none);
     if (event.size() < 6) continue;
     std::uint16_t id = 0;
+    std::uint32_t value = 0; // the connection's fd for ACCEPTED and DISCONNECTED
     std::memcpy(&id, event.data(), sizeof id);
-    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL || id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
-      ++counters_.rejected_connections;
-      std::uint64_t suppressed = 0;
-      if (garbage_log_.admit(now_us, suppressed))
-        log::warn(component,
-                  "closed a connection to the {} port {} that does not speak ZeroMQ/midimesh "
-                  "(handshake failed){}; other nodes are not affected",
-                  which, address.to_string(),
-                  suppressed ? fmt::format(", {} more since the last report", suppressed) : "");
-    } else {
-      log::debug(component, "{} port: {} ({})", which,
-                 id == ZMQ_EVENT_ACCEPTED ? "connection accepted" : "connection closed",
-                 address.to_string());
+    std::memcpy(&value, event.data<std::uint8_t>() + 2, sizeof value);
+    switch (id) {
+    case ZMQ_EVENT_ACCEPTED:
+      handshakes.unproven.push_back(value);
+      break;
+    case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+      // libzmq does not say which connection succeeded (the event's value is 0). A handshake
+      // takes a millisecond, so it is the newest unproven one; an older one is stalling.
+      if (!handshakes.unproven.empty()) handshakes.unproven.pop_back();
+      break;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+    case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+      ++handshakes.failures_reported;
+      reject_connection(which, address.to_string(), now_us);
+      break;
+    case ZMQ_EVENT_DISCONNECTED: {
+      // A connection that ends before its handshake completed was garbage. Bytes that look
+      // like ZeroMQ 1.0 (refused because of the ZAP domain) only show up here.
+      auto it = std::find(handshakes.unproven.begin(), handshakes.unproven.end(), value);
+      if (it == handshakes.unproven.end()) break;
+      handshakes.unproven.erase(it);
+      if (handshakes.failures_reported > 0)
+        --handshakes.failures_reported; // counted when its failure was reported
+      else
+        reject_connection(which, address.to_string(), now_us);
+      break;
+    }
+    default:
+      break;
     }
   }
+}
+
+void Hub::reject_connection(const char* which, const std::string& endpoint, std::uint64_t now_us) {
+  ++counters_.rejected_connections;
+  std::uint64_t suppressed = 0;
+  if (garbage_log_.admit(now_us, suppressed))
+    log::warn(component,
+              "closed a connection to the {} port {} that does not speak ZeroMQ/midimesh "
+              "(handshake failed){}; other nodes are not affected",
+              which, endpoint,
+              suppressed ? fmt::format(", {} more since the last report", suppressed) : "");
+}
+
+void Hub::tick(std::uint64_t now_us) {
+  std::uint64_t suppressed = 0;
+  for (auto& [verdict, throttle] : refusal_log_)
+    if (throttle.flush(now_us, suppressed))
+      log::warn(component, "dropped {} more message(s): {}", suppressed, describe(verdict));
+  if (garbage_log_.flush(now_us, suppressed))
+    log::warn(component, "closed {} more connection(s) that did not speak ZeroMQ/midimesh",
+              suppressed);
 }
 
 void Hub::close(int linger_ms) {

@@ -60,14 +60,24 @@ public:
   // Closes the sockets, giving messages already forwarded up to linger_ms to leave.
   void close(int linger_ms);
 
+  // Sums up throttled log lines whose interval has passed.
+  void tick(std::uint64_t now_us);
+
   const HubCounters& counters() const noexcept { return counters_; }
   std::string stats() const;
 
 private:
   void forward(std::uint64_t now_us);
   void read_subscriptions();
-  void read_monitor(zmq::socket_t& monitor, const char* which, std::uint64_t now_us);
+  // Connections of one port whose ZeroMQ handshake has not completed, to tell garbage apart.
+  struct Handshakes {
+    std::vector<std::uint32_t> unproven; // fds, in the order they were accepted
+    std::uint64_t failures_reported = 0; // failed handshakes whose disconnect is still to come
+  };
+  void read_monitor(zmq::socket_t& monitor, Handshakes& handshakes, const char* which,
+                    std::uint64_t now_us);
   void refuse(Verdict verdict, std::string_view topic, std::uint64_t now_us);
+  void reject_connection(const char* which, const std::string& endpoint, std::uint64_t now_us);
   static bool wire_printable(std::string_view text);
 
   HubConfig config_;
@@ -80,6 +90,7 @@ private:
   HubCounters counters_;
   std::map<Verdict, log::Throttle> refusal_log_;
   log::Throttle garbage_log_;
+  Handshakes xsub_handshakes_, xpub_handshakes_;
 };
 
 } // namespace midimesh::hub

@@ -25,6 +25,16 @@ public:
     return true;
   }
 
+  // True once per interval while occurrences went unlogged: the caller sums them up in one
+  // line (`suppressed`), so a burst that stopped is still reported.
+  bool flush(std::uint64_t now_us, std::uint64_t& suppressed) {
+    if (pending_ == 0 || now_us < last_us_ + interval_us_) return false;
+    suppressed = pending_;
+    pending_ = 0;
+    last_us_ = now_us;
+    return true;
+  }
+
 private:
   std::uint64_t interval_us_;
   std::uint64_t last_us_ = 0;

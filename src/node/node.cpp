@@ -63,8 +63,8 @@ Node::Node(NodeConfig config)
       log::info("midi", "{}", midi_->describe());
     } catch (const midi::MidiError& e) {
       log::error("midi",
-                 "no MIDI ports: {}; running without MIDI (the node still relays and "
-                 "counts), restart with a working backend or --no-midi to silence this",
+                 "no MIDI ports: {} Running without MIDI for now: the node still relays "
+                 "and counts.",
                  e.what());
     }
   } else {
@@ -112,6 +112,7 @@ int Node::run() {
     if (after >= next_hello_us_) {
       tick(after);
       report_bursts(after);
+      flush_throttled_logs(after);
     }
   }
   shutdown();
@@ -314,6 +315,17 @@ void Node::tick(std::uint64_t now_us) {
               config_.peer_timeout_us / 1000);
     release_notes(peer.id, "it went silent");
   }
+}
+
+void Node::flush_throttled_logs(std::uint64_t now_us) {
+  std::uint64_t n = 0;
+  if (malformed_log_.flush(now_us, n))
+    log::warn(component, "dropped {} more malformed message(s) from the mesh", n);
+  if (backend_log_.flush(now_us, n))
+    log::warn("midi", "{} more message(s) could not be played on the MIDI output", n);
+  if (oversize_log_.flush(now_us, n))
+    log::warn("midi", "{} more message(s) from the MIDI input were too large for the mesh", n);
+  if (hub_) hub_->tick(now_us);
 }
 
 void Node::report_bursts(std::uint64_t now_us) {

@@ -67,6 +67,7 @@ private:
   void release_notes(const std::string& sender, const std::string& why);
   void tick(std::uint64_t now_us);
   void report_bursts(std::uint64_t now_us);
+  void flush_throttled_logs(std::uint64_t now_us);
   void send_hello(std::uint64_t now_us);
   void shutdown();
   std::string peer_label(const std::string& id) const;
