@@ -18,8 +18,8 @@ std::string host_name() {
 
 Parsed parse(int argc, char** argv) {
   CLI::App app{"midimesh: share MIDI between the computers of a rehearsal or venue.\n"
-               "With no options this node is the hub: other computers join it with\n"
-               "--connect, and local apps play into and out of its virtual MIDI ports."};
+               "With no options the computers on the network find each other (mDNS), agree on\n"
+               "one hub, and local apps play into and out of this node's virtual MIDI ports."};
   app.set_version_flag("--version", std::string("midimesh ") + MIDIMESH_VERSION);
   app.get_formatter()->column_width(28);
 
@@ -30,11 +30,20 @@ Parsed parse(int argc, char** argv) {
   std::string connect;
   std::string log_level = "info";
 
-  auto* hub = app.add_flag("--hub", be_hub, "Be the hub that relays everyone's MIDI (the default)");
+  auto* hub = app.add_flag("--hub", be_hub, "Always be the hub that relays everyone's MIDI");
   app.add_option("--connect", connect, "Join the hub at HOST (IPv6: [ADDR]:PORT)")
       ->type_name("HOST[:PORT]")
       ->excludes(hub);
-  app.add_option("--port", config.port, "Hub ports: PORT and PORT+1")
+  app.add_option("--mesh", config.mesh, "Which mesh to join: bands on one network stay apart")
+      ->type_name("NAME")
+      ->capture_default_str();
+  app.add_option("--priority", config.priority,
+                 "Preference to become hub (higher wins; a wired desktop over Wi-Fi)")
+      ->type_name("N")
+      ->capture_default_str();
+  bool no_hub = false;
+  app.add_flag("--no-hub", no_hub, "Never become the hub")->excludes(hub);
+  app.add_option("--port", config.port, "Hub ports: PORT and PORT+1 (taken: any free pair)")
       ->type_name("PORT")
       ->check(CLI::Range(1, 65534))
       ->capture_default_str();
@@ -65,8 +74,9 @@ Parsed parse(int argc, char** argv) {
       ->capture_default_str();
 
   app.footer("Examples:\n"
-             "  midimesh                          be the hub, virtual ports \"midimesh\"\n"
-             "  midimesh --connect stage.local    join the hub on stage.local\n"
+             "  midimesh                          join (or start) the mesh on this network\n"
+             "  midimesh --mesh band2             the mesh called band2, apart from others\n"
+             "  midimesh --connect stage.local    join the hub on stage.local, no mDNS\n"
              "  midimesh --hub --no-midi          a headless hub on a server\n"
              "  midimesh --connect 10.0.0.5 --midi-in loopMIDI --midi-out loopMIDI\n"
              "Stop with Ctrl-C: the node says goodbye and releases every note it holds.\n"
@@ -86,10 +96,11 @@ Parsed parse(int argc, char** argv) {
       return {std::nullopt, 2};
     }
     config.hub_address = *address;
-    config.host_hub = false;
+    config.mode = node::Mode::connect;
   } else {
-    config.host_hub = true;
+    config.mode = be_hub ? node::Mode::hub : node::Mode::automatic;
   }
+  config.eligible = !no_hub;
   config.midi = !no_midi;
   log::parse_level(log_level, options.log_level);
   return {options, 0};

@@ -62,11 +62,10 @@ Hub::Hub(zmq::context_t& context, const HubConfig& config)
   xsub_.set(zmq::sockopt::rcvhwm, config_.send_hwm);
   xpub_.set(zmq::sockopt::sndhwm, config_.send_hwm);
   xpub_.set(zmq::sockopt::invert_matching, 1);
+  bind_ports();
+  // After binding: a hub that cannot bind leaves no monitor endpoint behind.
   xsub_monitor_ = monitor(context, xsub_, config_.inproc_prefix + "-monitor-in");
   xpub_monitor_ = monitor(context, xpub_, config_.inproc_prefix + "-monitor-out");
-  publish_endpoint_ = bind_tcp(xsub_, config_.bind_address, config_.port);
-  subscribe_endpoint_ = bind_tcp(xpub_, config_.bind_address,
-                                 config_.port ? static_cast<std::uint16_t>(config_.port + 1) : 0);
   xsub_.bind(local_publish());
   xpub_.bind(local_subscribe());
   // XSUB forwards nothing until it subscribes; the hub wants every topic from every node.
@@ -74,6 +73,33 @@ Hub::Hub(zmq::context_t& context, const HubConfig& config)
   xsub_.send(zmq::const_buffer(&subscribe_all, 1));
   log::info(component, "forwarding: nodes publish to {} and subscribe at {}", publish_endpoint_,
             subscribe_endpoint_);
+}
+
+void Hub::bind_ports() {
+  if (config_.port) {
+    publish_endpoint_ = bind_tcp(xsub_, config_.bind_address, config_.port);
+    subscribe_endpoint_ =
+        bind_tcp(xpub_, config_.bind_address, static_cast<std::uint16_t>(config_.port + 1));
+    port_ = config_.port;
+    return;
+  }
+  // Any free pair of neighbouring ports: the protocol puts the XPUB at base + 1.
+  for (int attempt = 0; attempt < 32; ++attempt) {
+    publish_endpoint_ = bind_tcp(xsub_, config_.bind_address, 0);
+    const auto port = std::stoi(publish_endpoint_.substr(publish_endpoint_.rfind(':') + 1));
+    if (port < 65535) {
+      try {
+        subscribe_endpoint_ =
+            bind_tcp(xpub_, config_.bind_address, static_cast<std::uint16_t>(port + 1));
+        port_ = static_cast<std::uint16_t>(port);
+        return;
+      } catch (const HubError&) {
+        // taken: try another pair
+      }
+    }
+    xsub_.unbind(publish_endpoint_);
+  }
+  throw HubError("found no two free neighbouring ports to listen on");
 }
 
 void Hub::add_poll_items(std::vector<zmq::pollitem_t>& items) {

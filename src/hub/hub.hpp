@@ -51,6 +51,8 @@ public:
   // Where remote nodes connect, as bound (with the real port).
   const std::string& publish_endpoint() const { return publish_endpoint_; }
   const std::string& subscribe_endpoint() const { return subscribe_endpoint_; }
+  // The base port as bound (the real one when the config asked for any free port).
+  std::uint16_t port() const noexcept { return port_; }
 
   static constexpr std::size_t poll_item_count = 4;
   void add_poll_items(std::vector<zmq::pollitem_t>& items);
@@ -67,6 +69,7 @@ public:
   std::string stats() const;
 
 private:
+  void bind_ports();
   void forward(std::uint64_t now_us);
   void read_subscriptions();
   // Connections of one port whose ZeroMQ handshake has not completed, to tell garbage apart.
@@ -87,6 +90,7 @@ private:
   zmq::socket_t xpub_monitor_;
   std::string publish_endpoint_;
   std::string subscribe_endpoint_;
+  std::uint16_t port_ = 0;
   HubCounters counters_;
   std::map<Verdict, log::Throttle> refusal_log_;
   log::Throttle garbage_log_;

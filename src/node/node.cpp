@@ -42,19 +42,16 @@ std::string make_node_id() {
 
 Node::Node(NodeConfig config)
     : config_(std::move(config)), context_(1), link_(context_, make_node_id()) {
+  now_us_ = steady_us();
   log::info(component, "midimesh {} node \"{}\" id {}", MIDIMESH_VERSION, config_.name, link_.id());
-  if (config_.host_hub) {
-    hub::HubConfig hub_config;
-    hub_config.bind_address = config_.bind_address;
-    hub_config.port = config_.port;
-    hub_ = std::make_unique<hub::Hub>(context_, hub_config);
-    link_.connect(hub_->local_publish(), hub_->local_subscribe());
-  } else {
+  if (config_.mode == Mode::connect) {
     const std::string pub = wire::publish_endpoint(config_.hub_address);
     const std::string sub = wire::subscribe_endpoint(config_.hub_address);
     log::info(component, "joining the hub at {} (publish {}, subscribe {})",
               config_.hub_address.host, pub, sub);
     link_.connect(pub, sub);
+  } else {
+    start_roles(steady_us());
   }
   if (config_.midi) {
     try {
@@ -80,15 +77,24 @@ int Node::run() {
   while (!stopping) {
     items.clear();
     items.push_back({nullptr, signals_.fd(), ZMQ_POLLIN, 0});
-    items.push_back({link_.subscriber().handle(), 0, ZMQ_POLLIN, 0});
-    items.push_back({link_.publisher().handle(), 0, ZMQ_POLLIN, 0});
+    // Until the election names a hub the link has no sockets: poll an fd that never fires.
+    const bool linked = link_.connected();
+    items.push_back({linked ? link_.subscriber().handle() : nullptr, -1, ZMQ_POLLIN, 0});
+    items.push_back({linked ? link_.publisher().handle() : nullptr, -1, ZMQ_POLLIN, 0});
     const std::size_t midi_index = items.size();
     if (midi_) items.push_back({nullptr, midi_->input_fd(), ZMQ_POLLIN, 0});
     const std::size_t hub_index = items.size();
     if (hub_) hub_->add_poll_items(items);
+    const std::size_t discovery_index = items.size();
+    if (discovery_)
+      for (int fd : discovery_->fds())
+        items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
 
     const std::uint64_t now = steady_us();
-    const auto wait_ms = next_hello_us_ > now ? (next_hello_us_ - now + 999) / 1000 : 0;
+    std::uint64_t wake_us = next_hello_us_;
+    if (discovery_ && discovery_->next_wakeup_us())
+      wake_us = std::min(wake_us, discovery_->next_wakeup_us());
+    const auto wait_ms = wake_us > now ? (wake_us - now + 999) / 1000 : 0;
     try {
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
     } catch (const zmq::error_t& e) {
@@ -97,6 +103,7 @@ int Node::run() {
     }
 
     const std::uint64_t after = steady_us();
+    now_us_ = after;
     if (items[0].revents & ZMQ_POLLIN) {
       while (const int signal = signals_.take()) {
         if (signal == SIGUSR1)
@@ -109,6 +116,13 @@ int Node::run() {
     if (items[2].revents & ZMQ_POLLIN) on_publisher_readable();
     if (items[1].revents & ZMQ_POLLIN) on_mesh_readable(after);
     if (midi_ && (items[midi_index].revents & ZMQ_POLLIN)) on_midi_input();
+    if (discovery_) {
+      bool readable = false;
+      for (std::size_t i = discovery_index; i < items.size(); ++i)
+        readable = readable || (items[i].revents & ZMQ_POLLIN);
+      const std::uint64_t wakeup = discovery_->next_wakeup_us();
+      if (readable || (wakeup && after >= wakeup)) discovery_->process(after);
+    }
     if (after >= next_hello_us_) {
       tick(after);
       report_bursts(after);
@@ -172,43 +186,66 @@ void Node::on_envelope(const wire::Envelope& envelope, std::uint64_t now_us) {
     deliver(envelope.sender, envelope.payload, now_us);
     break;
   case wire::MessageType::hello:
-    on_hello(envelope, peer);
+    on_hello(envelope, peer, now_us);
     break;
   case wire::MessageType::goodbye:
-    on_goodbye(envelope);
+    on_goodbye(envelope, now_us);
     break;
   default:
     ++counters_.unknown_type; // a newer peer's message: ignore, as PROTOCOL.md says
   }
 }
 
-void Node::on_hello(const wire::Envelope& envelope, Peer& peer) {
+void Node::on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t now_us) {
   const auto hello = wire::decode_hello(envelope.payload);
   if (!hello) {
     ++counters_.malformed;
     return;
   }
+  if (hello->mesh != config_.mesh) {
+    if (peer.name.empty())
+      log::warn(component, "ignoring peer \"{}\" ({}): it belongs to mesh \"{}\", not \"{}\"",
+                hello->name, peer.id, hello->mesh, config_.mesh);
+    peer.name = hello->name;
+    return;
+  }
   const bool first = peer.name.empty();
   peer.name = hello->name;
   peer.role = hello->role;
+  lost_.erase(peer.id); // a node we gave up for gone (a cut cable) is back
   if (first) {
     log::info(component, "peer {} joined ({}, {})", peer_label(peer.id),
               hello->role == wire::Role::hub ? "hub" : "node", hello->program);
     // Answer at once so the newcomer learns about us without waiting a heartbeat.
     next_hello_us_ = 0;
   }
-  if (hello->role == wire::Role::hub && hub_heard_.empty()) {
-    hub_heard_ = peer.id;
+  if (election_) {
+    election::PeerState state;
+    state.candidate = {peer.id, hello->priority, hello->eligible, hello->forced};
+    state.is_hub = hello->role == wire::Role::hub;
+    state.hub_id = hello->hub;
+    state.term = hello->term;
+    election_->peer_seen(state, now_us);
+    if (hello->hub_port && !directory_.contains(peer.id) && !hello->name.empty())
+      directory_[peer.id].port = hello->hub_port; // its address comes from discovery
+  }
+  if (peer.id == target_ && !heard_target_) {
+    heard_target_ = true;
+    check_joined();
+  } else if (config_.mode == Mode::connect && hello->role == wire::Role::hub && target_.empty()) {
+    target_ = peer.id; // --connect: whoever runs the hub we were pointed at
+    heard_target_ = true;
     check_joined();
   }
+  if (election_) steer(now_us);
 }
 
-void Node::on_goodbye(const wire::Envelope& envelope) {
+void Node::on_goodbye(const wire::Envelope& envelope, std::uint64_t now_us) {
   const auto goodbye = wire::decode_goodbye(envelope.payload);
   const std::string label = peer_label(envelope.sender);
   log::info(component, "peer {} left ({})", label, goodbye ? goodbye->reason : "no reason given");
   release_notes(envelope.sender, "it left");
-  peers_.remove(envelope.sender);
+  peer_lost(envelope.sender, now_us);
 }
 
 void Node::deliver(const std::string& sender, std::span<const std::uint8_t> midi,
@@ -258,12 +295,12 @@ void Node::on_publisher_readable() {
 
 void Node::check_joined() {
   // Joined once both directions work: the hub hears us and we hear the hub.
-  if (joined_ || !link_.ready() || (hub_heard_.empty() && !hub_)) return;
+  if (joined_ || !link_.ready() || !(heard_target_ || is_hub())) return;
   joined_ = true;
-  if (hub_)
-    log::info(component, "joined the mesh as its hub");
+  if (is_hub())
+    log::info(component, "joined the mesh as its hub (term {})", term_);
   else
-    log::info(component, "joined the mesh through hub {}", peer_label(hub_heard_));
+    log::info(component, "joined the mesh through hub {} (term {})", peer_label(target_), term_);
 }
 
 void Node::on_midi_input() {
@@ -300,6 +337,15 @@ void Node::release_notes(const std::string& sender, const std::string& why) {
             peer_label(sender), why);
 }
 
+void Node::release_all_notes(const std::string& why) {
+  const auto offs = notes_.release_all();
+  if (offs.empty() || !midi_) return;
+  for (const auto& message : offs)
+    (void)midi_->send(message);
+  counters_.released_notes += offs.size();
+  log::info(component, "sent {} note-off/sustain-off message(s) because {}", offs.size(), why);
+}
+
 void Node::tick(std::uint64_t now_us) {
   send_hello(now_us);
   next_hello_us_ = now_us + (joined_ ? config_.heartbeat_us : joining_hello_us);
@@ -308,13 +354,18 @@ void Node::tick(std::uint64_t now_us) {
   const bool we_were_away = last_tick_us_ && now_us - last_tick_us_ > config_.peer_timeout_us;
   last_tick_us_ = now_us;
   if (we_were_away) peers_.heard_all(now_us);
-  if (we_were_away || (link_.subscriber().get(zmq::sockopt::events) & ZMQ_POLLIN)) return;
+  const bool backlog =
+      link_.connected() && (link_.subscriber().get(zmq::sockopt::events) & ZMQ_POLLIN);
+  if (we_were_away || backlog) return;
+  if (election_) check_hub_alive(now_us);
   for (const Peer& peer : peers_.expire(now_us, config_.peer_timeout_us)) {
     log::warn(component, "peer {} went silent for {} ms; treating it as gone",
               peer.name.empty() ? peer.id : fmt::format("\"{}\" ({})", peer.name, peer.id),
               config_.peer_timeout_us / 1000);
     release_notes(peer.id, "it went silent");
+    if (election_) election_->peer_lost(peer.id, now_us);
   }
+  if (election_) steer(now_us);
 }
 
 void Node::flush_throttled_logs(std::uint64_t now_us) {
@@ -335,11 +386,9 @@ void Node::report_bursts(std::uint64_t now_us) {
 }
 
 void Node::send_hello(std::uint64_t) {
-  const wire::Hello hello{config_.name, hub_ ? wire::Role::hub : wire::Role::node,
-                          std::string("midimesh ") + MIDIMESH_VERSION};
   // Hellos are not worth holding for a hub that cannot hear us yet: the next one will do.
   if (!link_.ready()) return;
-  if (link_.publish(wire::MessageType::hello, wire::encode_payload(hello), wall_us()) ==
+  if (link_.publish(wire::MessageType::hello, wire::encode_payload(hello()), wall_us()) ==
       MeshLink::Published::dropped)
     ++counters_.publish_failed;
 }

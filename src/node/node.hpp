@@ -2,6 +2,8 @@
 // One midimesh process: a member of the mesh, and the hub too when its role says so. A single
 // event loop polls the mesh sockets, the hub's sockets, MIDI input and signals.
 
+#include "discovery/discovery.hpp"
+#include "election/election.hpp"
 #include "hub/hub.hpp"
 #include "log/throttle.hpp"
 #include "midi/midi_ports.hpp"
@@ -15,21 +17,35 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <zmq.hpp>
 
 namespace midimesh::node {
 
+enum class Mode {
+  automatic, // find the mesh by mDNS and take part in the hub election (the default)
+  hub,       // always the hub (--hub); still announced by mDNS
+  connect,   // join the hub at hub_address and nothing else (--connect)
+};
+
 struct NodeConfig {
-  bool host_hub = true;       // be the hub (and its first member)
-  wire::HostPort hub_address; // the hub to join when not hosting it
+  Mode mode = Mode::automatic;
+  wire::HostPort hub_address; // connect mode
   std::string bind_address = "*";
-  std::uint16_t port = wire::default_port;
+  std::uint16_t port = wire::default_port; // of this node's (standby) hub proxy
   std::string name;
+  std::string mesh = "default";
+  int priority = 0;
+  bool eligible = true; // --no-hub: false
+  bool discovery = true;
   bool midi = true;
   midi::MidiConfig midi_config;
-  std::uint64_t heartbeat_us = 250'000;
+  std::uint64_t heartbeat_us = 100'000;
+  // A follower whose hub is silent this long elects another: a few heartbeats.
+  std::uint64_t hub_timeout_us = 400'000;
   std::uint64_t peer_timeout_us = 1'500'000;
+  election::Timing election_timing;
 };
 
 struct NodeCounters {
@@ -41,12 +57,13 @@ struct NodeCounters {
   std::uint64_t backend_rejected = 0; // mesh MIDI the MIDI backend could not take
   std::uint64_t publish_failed = 0;
   std::uint64_t released_notes = 0; // note-offs sent for vanished senders
+  std::uint64_t hub_changes = 0;    // failovers, hand-overs and split brains resolved
 };
 
-class Node {
+class Node : private discovery::Listener {
 public:
-  // Throws hub::HubError when the hub cannot bind. A missing MIDI backend is not fatal: the
-  // node says so and runs headless.
+  // Throws hub::HubError when the hub proxy cannot bind. A missing MIDI backend or mDNS daemon
+  // is not fatal: the node says so and goes on without.
   explicit Node(NodeConfig config);
   ~Node();
 
@@ -56,15 +73,17 @@ public:
   const NodeCounters& counters() const noexcept { return counters_; }
 
 private:
+  // The event loop's parts (node.cpp).
   void on_mesh_readable(std::uint64_t now_us);
   void on_envelope(const wire::Envelope& envelope, std::uint64_t now_us);
-  void on_hello(const wire::Envelope& envelope, Peer& peer);
-  void on_goodbye(const wire::Envelope& envelope);
+  void on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t now_us);
+  void on_goodbye(const wire::Envelope& envelope, std::uint64_t now_us);
   void on_midi_input();
   void on_publisher_readable();
   void check_joined();
   void deliver(const std::string& sender, std::span<const std::uint8_t> midi, std::uint64_t now_us);
   void release_notes(const std::string& sender, const std::string& why);
+  void release_all_notes(const std::string& why);
   void tick(std::uint64_t now_us);
   void report_bursts(std::uint64_t now_us);
   void flush_throttled_logs(std::uint64_t now_us);
@@ -74,10 +93,22 @@ private:
   std::string stats() const;
   void log_stats() const; // on SIGUSR1 and at shutdown; the counters meshtop will show
 
+  // Who is hub, and where to connect (steering.cpp).
+  void start_roles(std::uint64_t now_us);
+  void steer(std::uint64_t now_us);
+  void connect_to_hub(const std::string& hub_id, std::uint64_t term, std::uint64_t now_us);
+  void check_hub_alive(std::uint64_t now_us);
+  void peer_lost(const std::string& id, std::uint64_t now_us);
+  void announce();
+  wire::Hello hello() const;
+  bool is_hub() const noexcept { return !target_.empty() && target_ == link_.id(); }
+  void node_seen(const discovery::SeenNode& node) override;
+  void node_gone(const std::string& id) override;
+
   NodeConfig config_;
   zmq::context_t context_;
   SignalPipe signals_;
-  std::unique_ptr<hub::Hub> hub_;
+  std::unique_ptr<hub::Hub> hub_; // this node's proxy: forwarding when it is the hub, else idle
   MeshLink link_;
   std::unique_ptr<midi::MidiPorts> midi_;
   midi::NoteTracker notes_;
@@ -85,8 +116,23 @@ private:
   NodeCounters counters_;
   std::uint64_t next_hello_us_ = 0;
   std::uint64_t last_tick_us_ = 0;
-  bool joined_ = false;   // the hub hears us and we hear it
-  std::string hub_heard_; // id of the hub whose hello we heard
+  bool joined_ = false; // the hub hears us and we hear it
+
+  std::optional<election::Election> election_; // none in connect mode
+  std::unique_ptr<discovery::Discovery> discovery_;
+  struct Address {
+    std::vector<std::string> hosts;
+    std::uint16_t port = 0;
+  };
+  std::map<std::string, Address> directory_; // where each node's hub proxy listens
+  std::string target_;                       // the hub our link is connected to (id)
+  std::uint64_t term_ = 0;                   // that hub's term
+  bool heard_target_ = false;                // its hello came through our link
+  std::uint64_t target_since_us_ = 0;
+  std::string wanted_;         // the hub we would connect to, address unknown
+  std::set<std::string> lost_; // peers gone; mDNS may still show them
+  std::uint64_t now_us_ = 0;   // when the loop last woke: for discovery callbacks
+
   log::Throttle malformed_log_, backend_log_, oversize_log_;
   std::map<std::string, bool> version_warned_;
   std::vector<std::vector<std::uint8_t>> input_batch_;

@@ -13,17 +13,37 @@ bool read_uint(const msgpack::object& o, std::uint64_t& out) {
   return true;
 }
 
-// The string under `key`; nullopt when the key is missing or not a string.
-std::optional<std::string> read_str(const msgpack::object_map& map, std::string_view key) {
+const msgpack::object* find(const msgpack::object_map& map, std::string_view key) {
   for (std::uint32_t i = 0; i < map.size; ++i) {
     const auto& kv = map.ptr[i];
     if (kv.key.type == msgpack::type::STR &&
-        std::string_view(kv.key.via.str.ptr, kv.key.via.str.size) == key) {
-      if (kv.val.type != msgpack::type::STR) return std::nullopt;
-      return std::string(kv.val.via.str.ptr, kv.val.via.str.size);
-    }
+        std::string_view(kv.key.via.str.ptr, kv.key.via.str.size) == key)
+      return &kv.val;
   }
+  return nullptr;
+}
+
+// An integer under `key` (nullopt when missing or not an integer that fits).
+std::optional<std::int64_t> read_int(const msgpack::object_map& map, std::string_view key) {
+  const msgpack::object* o = find(map, key);
+  if (!o) return std::nullopt;
+  if (o->type == msgpack::type::POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+    return static_cast<std::int64_t>(o->via.u64);
+  if (o->type == msgpack::type::NEGATIVE_INTEGER) return o->via.i64;
   return std::nullopt;
+}
+
+std::optional<bool> read_bool(const msgpack::object_map& map, std::string_view key) {
+  const msgpack::object* o = find(map, key);
+  if (!o || o->type != msgpack::type::BOOLEAN) return std::nullopt;
+  return o->via.boolean;
+}
+
+// The string under `key`; nullopt when the key is missing or not a string.
+std::optional<std::string> read_str(const msgpack::object_map& map, std::string_view key) {
+  const msgpack::object* o = find(map, key);
+  if (!o || o->type != msgpack::type::STR) return std::nullopt;
+  return std::string(o->via.str.ptr, o->via.str.size);
 }
 
 // Unpacks exactly one map that fills the whole payload.
@@ -146,13 +166,27 @@ Decoded decode(std::span<const std::uint8_t> frame) {
 std::vector<std::uint8_t> encode_payload(const Hello& hello) {
   msgpack::sbuffer buffer;
   msgpack::packer<msgpack::sbuffer> pk(buffer);
-  pk.pack_map(3);
+  pk.pack_map(10);
   pk.pack(std::string_view("name"));
   pk.pack(hello.name);
   pk.pack(std::string_view("role"));
   pk.pack(std::string_view(hello.role == Role::hub ? "hub" : "node"));
   pk.pack(std::string_view("program"));
   pk.pack(hello.program);
+  pk.pack(std::string_view("mesh"));
+  pk.pack(hello.mesh);
+  pk.pack(std::string_view("priority"));
+  pk.pack(hello.priority);
+  pk.pack(std::string_view("eligible"));
+  pk.pack(hello.eligible);
+  pk.pack(std::string_view("forced"));
+  pk.pack(hello.forced);
+  pk.pack(std::string_view("hub"));
+  pk.pack(hello.hub);
+  pk.pack(std::string_view("term"));
+  pk.pack(hello.term);
+  pk.pack(std::string_view("hub_port"));
+  pk.pack(hello.hub_port);
   const auto* begin = reinterpret_cast<const std::uint8_t*>(buffer.data());
   return {begin, begin + buffer.size()};
 }
@@ -172,8 +206,20 @@ std::optional<Hello> decode_hello(std::span<const std::uint8_t> payload) {
     auto name = read_str(map, "name");
     auto role = read_str(map, "role");
     if (!name || !role) return std::nullopt;
-    return Hello{*name, *role == "hub" ? Role::hub : Role::node,
-                 read_str(map, "program").value_or("")};
+    Hello hello;
+    hello.name = *name;
+    hello.role = *role == "hub" ? Role::hub : Role::node;
+    hello.program = read_str(map, "program").value_or("");
+    // Optional: a client that knows nothing of elections still joins a mesh it was sent to.
+    hello.mesh = read_str(map, "mesh").value_or("default");
+    hello.hub = read_str(map, "hub").value_or("");
+    if (auto v = read_int(map, "priority")) hello.priority = static_cast<int>(*v);
+    if (auto v = read_bool(map, "eligible")) hello.eligible = *v;
+    if (auto v = read_bool(map, "forced")) hello.forced = *v;
+    if (auto v = read_int(map, "term"); v && *v >= 0) hello.term = static_cast<std::uint64_t>(*v);
+    if (auto v = read_int(map, "hub_port"); v && *v >= 0 && *v <= 65535)
+      hello.hub_port = static_cast<std::uint16_t>(*v);
+    return hello;
   });
 }
 

@@ -30,6 +30,14 @@ struct Hello {
   std::string name;
   Role role = Role::node;
   std::string program; // e.g. "midimesh 0.1.0"
+  // What the hub election needs to know about the sender (see ELECTION.md).
+  std::string mesh = "default";
+  int priority = 0;
+  bool eligible = true;       // may become hub
+  bool forced = false;        // is hub whatever happens (--hub)
+  std::string hub;            // the hub it follows (itself when hub); empty: none yet
+  std::uint64_t term = 0;     // that hub's election term
+  std::uint16_t hub_port = 0; // base port of its own (standby) hub proxy; 0: none
   bool operator==(const Hello&) const = default;
 };
 

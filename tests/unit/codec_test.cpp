@@ -85,12 +85,40 @@ TEST_CASE("sequence numbers and timestamps keep all 64 bits") {
 }
 
 TEST_CASE("hello and goodbye payloads round-trip") {
-  const Hello hello{"stage left", Role::hub, "midimesh 0.1.0"};
+  Hello hello;
+  hello.name = "stage left";
+  hello.role = Role::hub;
+  hello.program = "midimesh 0.1.0";
+  hello.mesh = "band";
+  hello.priority = -3;
+  hello.eligible = false;
+  hello.forced = true;
+  hello.hub = "0123456789abcdef";
+  hello.term = 42;
+  hello.hub_port = 8141;
   CHECK(decode_hello(encode_payload(hello)) == hello);
   const Goodbye goodbye{"shutting down"};
   CHECK(decode_goodbye(encode_payload(goodbye)) == goodbye);
   CHECK_FALSE(decode_hello(Bytes{0x01, 0x02}));
   CHECK_FALSE(decode_hello(encode_payload(goodbye))); // a map without the hello's fields
+}
+
+TEST_CASE("a hello with only the required keys gets the defaults") {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> pk(buffer);
+  pk.pack_map(3);
+  pk.pack(std::string("name"));
+  pk.pack(std::string("wire client"));
+  pk.pack(std::string("role"));
+  pk.pack(std::string("node"));
+  pk.pack(std::string("unknown key"));
+  pk.pack(7);
+  const auto hello = decode_hello(Bytes(buffer.data(), buffer.data() + buffer.size()));
+  REQUIRE(hello);
+  CHECK(hello->name == "wire client");
+  CHECK(hello->mesh == "default");
+  CHECK(hello->eligible);
+  CHECK(hello->term == 0);
 }
 
 TEST_CASE("every truncation of a valid frame is refused") {

@@ -1,0 +1,164 @@
+#include "election/election.hpp"
+
+#include <algorithm>
+#include <tuple>
+
+namespace midimesh::election {
+
+namespace {
+
+// The one order every node uses, for hub claims (split brain) and for candidates (term 0):
+// forced first, then the higher term, then the higher priority, then the smallest id.
+bool outranks(const Candidate& a, std::uint64_t term_a, const Candidate& b, std::uint64_t term_b) {
+  const auto rank_a = std::tuple(a.forced, term_a, a.priority);
+  const auto rank_b = std::tuple(b.forced, term_b, b.priority);
+  if (rank_a != rank_b) return rank_a > rank_b;
+  return a.id < b.id;
+}
+
+} // namespace
+
+Election::Election(Candidate self, std::uint64_t now_us, Timing timing)
+    : self_(std::move(self)), timing_(timing), started_us_(now_us) {}
+
+void Election::peer_seen(const PeerState& peer, std::uint64_t /*now_us*/) {
+  if (peer.candidate.id == self_.id) return; // our own announcement echoed back
+  peers_[peer.candidate.id] = peer;
+  lost_.erase(peer.candidate.id); // back after a partition
+  highest_term_seen_ = std::max(highest_term_seen_, peer.term);
+}
+
+void Election::peer_lost(const std::string& id, std::uint64_t /*now_us*/) {
+  peers_.erase(id);
+  passed_over_.erase(id);
+  lost_.insert(id);
+}
+
+std::uint64_t Election::highest_term() const noexcept {
+  return highest_term_seen_;
+}
+
+bool Election::is_hub() const noexcept {
+  return current_ && current_->action == Decision::Action::become_hub;
+}
+
+PeerState Election::announcement() const {
+  PeerState state{self_, false, {}, highest_term()};
+  if (!current_ || current_->action == Decision::Action::wait) return state;
+  state.is_hub = is_hub();
+  state.hub_id = current_->hub_id;
+  state.term = current_->term;
+  return state;
+}
+
+Decision Election::decide(std::uint64_t now_us) {
+  const auto best_hub = best_hub_claim();
+  if (self_.forced || (best_hub && best_hub->candidate == &self_))
+    return settle(hold_hub(best_hub));
+  // Sticky: any visible hub is followed, whoever else has joined.
+  if (best_hub) return settle({Decision::Action::follow, best_hub->candidate->id, best_hub->term});
+  if (now_us < started_us_ + timing_.discovery_grace_us) {
+    forget_election(); // still discovering: a working hub may yet show up
+    return settle({});
+  }
+  return settle(elect(now_us));
+}
+
+std::optional<Election::HubClaim> Election::best_hub_claim() const {
+  std::optional<HubClaim> best;
+  if (is_hub()) best = HubClaim{&self_, current_->term};
+  for (const auto& [id, peer] : peers_) {
+    if (!peer.is_hub) continue;
+    if (!best || outranks(peer.candidate, peer.term, *best->candidate, best->term))
+      best = HubClaim{&peer.candidate, peer.term};
+  }
+  return best;
+}
+
+Decision Election::hold_hub(const std::optional<HubClaim>& best_hub) {
+  const bool winning = best_hub && best_hub->candidate == &self_;
+  if (is_hub()) {
+    const auto term = current_->term;
+    const bool rival_at_or_above = std::any_of(peers_.begin(), peers_.end(), [&](const auto& p) {
+      return p.second.is_hub && p.second.term >= term;
+    });
+    // Re-claim above a rival we beat, so the surviving hub holds the highest term. A forced
+    // hub that loses to another forced hub keeps its term: bumping would start a term race.
+    if (!(winning && rival_at_or_above)) return *current_;
+  }
+  return {Decision::Action::become_hub, self_.id, highest_term() + 1};
+}
+
+const Candidate* Election::best_candidate() const {
+  const Candidate* best = self_.eligible ? &self_ : nullptr;
+  for (const auto& [id, peer] : peers_) {
+    const Candidate& candidate = peer.candidate;
+    if (!candidate.eligible || passed_over_.contains(id)) continue;
+    if (!best || outranks(candidate, 0, *best, 0)) best = &candidate;
+  }
+  return best;
+}
+
+std::optional<Election::Expected> Election::unseen_hub() const {
+  std::optional<Expected> best;
+  for (const auto& [id, peer] : peers_) {
+    const std::string& hub = peer.hub_id;
+    if (peer.is_hub || hub.empty() || hub == self_.id || peers_.contains(hub) ||
+        lost_.contains(hub) || passed_over_.contains(hub))
+      continue;
+    if (!best || peer.term > best->term || (peer.term == best->term && hub < best->id))
+      best = Expected{hub, peer.term};
+  }
+  return best;
+}
+
+Decision Election::elect(std::uint64_t now_us) {
+  // The claim timeout of the next node waited for starts when the previous one was passed
+  // over, so a late decide() skips the same nodes as timely ones would have.
+  std::uint64_t clock_start_us = now_us;
+  bool started_again = false;
+  for (;;) {
+    // Sticky: peers follow a hub we do not see yet (still discovering it): wait for it rather
+    // than elect a rival, but no longer than a claim timeout.
+    std::optional<Expected> expected = unseen_hub();
+    if (!expected) {
+      const Candidate* elected = best_candidate();
+      if (elected == &self_) return {Decision::Action::become_hub, self_.id, highest_term() + 1};
+      if (elected) expected = Expected{elected->id, highest_term() + 1};
+    }
+    if (!expected) {
+      // Everyone we could wait for was passed over (we are not eligible ourselves): start the
+      // round again from the best; it may have recovered.
+      if (passed_over_.empty() || started_again) return {};
+      passed_over_.clear();
+      awaited_id_.clear();
+      started_again = true;
+      continue;
+    }
+    if (awaited_id_ != expected->id) {
+      awaited_id_ = expected->id;
+      awaited_since_us_ = clock_start_us;
+    }
+    const std::uint64_t deadline_us = awaited_since_us_ + timing_.claim_timeout_us;
+    if (now_us < deadline_us) return {Decision::Action::wait, expected->id, expected->term};
+    passed_over_[expected->id] = deadline_us;
+    clock_start_us = deadline_us;
+  }
+}
+
+Decision Election::settle(Decision decision) {
+  if (decision.action != Decision::Action::wait) {
+    forget_election(); // a hub is known: the next election starts afresh
+    highest_term_seen_ = std::max(highest_term_seen_, decision.term);
+  }
+  current_ = decision;
+  return decision;
+}
+
+void Election::forget_election() {
+  awaited_id_.clear();
+  awaited_since_us_ = 0;
+  passed_over_.clear();
+}
+
+} // namespace midimesh::election

@@ -1,0 +1,214 @@
+// Who is the hub, and where this node's link connects: the edge around the pure Election.
+// Discovery (mDNS) says who exists and where their hub proxies listen; hellos on the mesh say
+// who is alive and what each claims; the Election turns both into one decision, applied here.
+// Every node binds its own hub proxy at start, so becoming hub is only a matter of pointing
+// everyone's link at it: failover needs no bind, and its port is known in advance.
+
+#include "log/log.hpp"
+#include "midimesh_config.h"
+#include "node/node.hpp"
+
+#include <fmt/format.h>
+
+namespace midimesh::node {
+namespace {
+
+constexpr std::string_view component = "mesh";
+
+std::string format_host(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+// An address zmq can connect to: IPv4 first (link-local IPv6 needs a scope zmq may not take).
+const std::string* best_host(const std::vector<std::string>& hosts) {
+  for (const auto& h : hosts)
+    if (h.find(':') == std::string::npos) return &h;
+  return hosts.empty() ? nullptr : &hosts.front();
+}
+
+} // namespace
+
+void Node::start_roles(std::uint64_t now_us) {
+  hub::HubConfig hub_config;
+  hub_config.bind_address = config_.bind_address;
+  hub_config.port = config_.port;
+  try {
+    hub_ = std::make_unique<hub::Hub>(context_, hub_config);
+  } catch (const hub::HubError& e) {
+    // Several nodes on one computer (or a busy port): any free port will do, since discovery
+    // tells the others which one. A forced hub was asked for this port: that is fatal.
+    if (config_.mode == Mode::hub || config_.port == 0) throw;
+    log::info(component, "port {} is taken ({}); this node's hub proxy uses a free port instead",
+              config_.port, e.what());
+    hub_config.port = 0;
+    hub_ = std::make_unique<hub::Hub>(context_, hub_config);
+  }
+  election::Candidate self{link_.id(), config_.priority, config_.eligible,
+                           config_.mode == Mode::hub};
+  election_.emplace(self, now_us, config_.election_timing);
+  if (config_.discovery) {
+#ifdef MIDIMESH_HAVE_DNS_SD
+    discovery_ = discovery::make_dns_sd_discovery(*this, config_.mesh, hub_->port());
+    log::info(component, "{}", discovery_->describe());
+#else
+    log::warn(component, "this midimesh was built without mDNS: other nodes cannot find it; "
+                         "join them with --connect HOST");
+#endif
+  }
+  announce();
+  steer(now_us);
+}
+
+void Node::steer(std::uint64_t now_us) {
+  const election::Decision decision = election_->decide(now_us);
+  switch (decision.action) {
+  case election::Decision::Action::become_hub:
+    if (target_ != link_.id() || term_ != decision.term) {
+      const bool was_hub = is_hub();
+      connect_to_hub(link_.id(), decision.term, now_us);
+      if (!was_hub)
+        log::info(component, "this node is now the hub of mesh \"{}\" (term {})", config_.mesh,
+                  decision.term);
+    }
+    break;
+  case election::Decision::Action::follow:
+    if (target_ != decision.hub_id || term_ != decision.term)
+      connect_to_hub(decision.hub_id, decision.term, now_us);
+    break;
+  case election::Decision::Action::wait:
+    // Connect ahead to the node expected to claim: we hear its claim the moment it makes it.
+    if (!decision.hub_id.empty() && target_ != decision.hub_id)
+      connect_to_hub(decision.hub_id, decision.term, now_us);
+    break;
+  }
+}
+
+void Node::connect_to_hub(const std::string& hub_id, std::uint64_t term, std::uint64_t now_us) {
+  const bool same_hub = hub_id == target_;
+  if (same_hub) { // only the term moved (a re-claim after a split brain)
+    term_ = term;
+    announce();
+    return;
+  }
+  if (hub_id == link_.id()) {
+    link_.connect(hub_->local_publish(), hub_->local_subscribe());
+  } else {
+    auto it = directory_.find(hub_id);
+    const std::string* host = it == directory_.end() ? nullptr : best_host(it->second.hosts);
+    if (!host || !it->second.port) {
+      if (wanted_ != hub_id)
+        log::info(component, "waiting for discovery to tell where {} listens", peer_label(hub_id));
+      wanted_ = hub_id;
+      return;
+    }
+    const wire::HostPort address{*host, it->second.port};
+    link_.connect(wire::publish_endpoint(address), wire::subscribe_endpoint(address));
+    log::info(component, "connecting to hub {} at {}:{} (term {})", peer_label(hub_id),
+              format_host(*host), address.port, term);
+  }
+  wanted_.clear();
+  if (!target_.empty()) {
+    ++counters_.hub_changes;
+    // Messages in flight through the old hub may be lost, a note-off among them.
+    release_all_notes("the hub changed");
+  }
+  target_ = hub_id;
+  term_ = term;
+  heard_target_ = false;
+  joined_ = false;
+  target_since_us_ = now_us;
+  next_hello_us_ = 0;
+  announce();
+  check_joined();
+}
+
+void Node::check_hub_alive(std::uint64_t now_us) {
+  if (target_.empty() || is_hub()) return;
+  const Peer* hub = peers_.find(target_);
+  const std::uint64_t last = hub && heard_target_ ? hub->last_heard_us : target_since_us_;
+  // A hub never heard gets the election's claim time; a hub that went silent, hub_timeout.
+  const std::uint64_t limit =
+      heard_target_ ? config_.hub_timeout_us : config_.election_timing.claim_timeout_us * 2;
+  if (now_us < last + limit) return;
+  log::warn(component, "hub {} silent for {} ms: electing another", peer_label(target_),
+            (now_us - last) / 1000);
+  peer_lost(target_, now_us);
+}
+
+void Node::peer_lost(const std::string& id, std::uint64_t now_us) {
+  peers_.remove(id);
+  lost_.insert(id);
+  if (!election_) return;
+  election_->peer_lost(id, now_us);
+  if (id == target_) {
+    release_all_notes("the hub is gone");
+    target_.clear(); // the next decision connects somewhere else
+    heard_target_ = false;
+    joined_ = false;
+  }
+  steer(now_us);
+}
+
+wire::Hello Node::hello() const {
+  wire::Hello h;
+  h.name = config_.name;
+  h.role = is_hub() ? wire::Role::hub : wire::Role::node;
+  h.program = std::string("midimesh ") + MIDIMESH_VERSION;
+  h.mesh = config_.mesh;
+  h.priority = config_.priority;
+  h.eligible = config_.eligible && config_.mode != Mode::connect;
+  h.forced = config_.mode == Mode::hub;
+  h.hub = target_;
+  h.term = election_ ? std::max(term_, election_->highest_term()) : term_;
+  if (is_hub() || !target_.empty()) h.term = term_;
+  h.hub_port = hub_ ? hub_->port() : 0;
+  return h;
+}
+
+void Node::announce() {
+  if (!discovery_) return;
+  discovery::NodeRecord record;
+  record.id = link_.id();
+  record.name = config_.name;
+  record.mesh = config_.mesh;
+  record.priority = config_.priority;
+  record.eligible = config_.eligible;
+  record.role = is_hub() ? "hub" : "node";
+  record.hub_id = target_;
+  record.term = term_;
+  record.port = hub_ ? hub_->port() : 0;
+  discovery_->announce(record);
+}
+
+void Node::node_seen(const discovery::SeenNode& node) {
+  const discovery::NodeRecord& r = node.record;
+  if (r.id.empty() || r.id == link_.id()) return;
+  Address& address = directory_[r.id];
+  const bool first = address.hosts.empty();
+  address.hosts = node.addresses;
+  if (r.port) address.port = r.port;
+  if (first)
+    log::info(component, "found \"{}\" ({}) on {} by mDNS: {} at {}", r.name, r.id, node.host,
+              r.role, fmt::join(node.addresses, ", "));
+  const std::uint64_t now = now_us_;
+  // mDNS caches outlive crashed nodes, so what it says only counts for nodes the mesh has not
+  // told us about yet: hellos are the live source.
+  if (!peers_.find(r.id)) {
+    election::PeerState state;
+    state.candidate = {r.id, r.priority, r.eligible, false};
+    state.is_hub = r.role == "hub";
+    state.hub_id = r.hub_id;
+    state.term = r.term;
+    if (!lost_.contains(r.id)) election_->peer_seen(state, now);
+  }
+  steer(now); // a new claim, or the address of a hub we were waiting to reach
+}
+
+void Node::node_gone(const std::string& id) {
+  // A clean exit withdraws the service about a second after the goodbye on the mesh, which has
+  // already been handled; for a node the mesh never heard, this is the only news.
+  directory_.erase(id);
+  if (!peers_.find(id) && election_) election_->peer_lost(id, now_us_);
+}
+
+} // namespace midimesh::node
