@@ -170,6 +170,10 @@ void Node::on_mesh_readable(std::uint64_t now_us) {
 }
 
 void Node::on_envelope(const wire::Envelope& envelope, std::uint64_t now_us) {
+  if (envelope.type == static_cast<std::uint8_t>(wire::MessageType::hub_beacon)) {
+    on_beacon(envelope, now_us);
+    return;
+  }
   const Arrival arrival = peers_.arrive(envelope.sender, envelope.seq, now_us);
   if (arrival.stale) return;
   if (arrival.lost) {
@@ -238,6 +242,28 @@ void Node::on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t no
     check_joined();
   }
   if (election_) steer(now_us);
+}
+
+void Node::on_beacon(const wire::Envelope& envelope, std::uint64_t now_us) {
+  const auto hello = wire::decode_hello(envelope.payload);
+  if (!hello) {
+    ++counters_.malformed;
+    return;
+  }
+  if (!election_ || hello->mesh != config_.mesh || envelope.sender == link_.id()) return;
+  if (envelope.sender != target_ && !rivals_seen_.contains(envelope.sender)) {
+    rivals_seen_.insert(envelope.sender);
+    log::info("mesh", "another hub claims this mesh: \"{}\" ({}), term {}; settling on one",
+              hello->name, envelope.sender, hello->term);
+  }
+  lost_.erase(envelope.sender);
+  election::PeerState state;
+  state.candidate = {envelope.sender, hello->priority, hello->eligible, hello->forced};
+  state.is_hub = hello->role == wire::Role::hub;
+  state.hub_id = hello->hub;
+  state.term = hello->term;
+  election_->peer_seen(state, now_us);
+  steer(now_us);
 }
 
 void Node::on_goodbye(const wire::Envelope& envelope, std::uint64_t now_us) {
@@ -357,7 +383,10 @@ void Node::tick(std::uint64_t now_us) {
   const bool backlog =
       link_.connected() && (link_.subscriber().get(zmq::sockopt::events) & ZMQ_POLLIN);
   if (we_were_away || backlog) return;
-  if (election_) check_hub_alive(now_us);
+  if (election_) {
+    check_hub_alive(now_us);
+    send_beacons(now_us);
+  }
   for (const Peer& peer : peers_.expire(now_us, config_.peer_timeout_us)) {
     log::warn(component, "peer {} went silent for {} ms; treating it as gone",
               peer.name.empty() ? peer.id : fmt::format("\"{}\" ({})", peer.name, peer.id),

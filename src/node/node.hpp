@@ -78,6 +78,7 @@ private:
   void on_envelope(const wire::Envelope& envelope, std::uint64_t now_us);
   void on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t now_us);
   void on_goodbye(const wire::Envelope& envelope, std::uint64_t now_us);
+  void on_beacon(const wire::Envelope& envelope, std::uint64_t now_us);
   void on_midi_input();
   void on_publisher_readable();
   void check_joined();
@@ -100,6 +101,7 @@ private:
   void check_hub_alive(std::uint64_t now_us);
   void peer_lost(const std::string& id, std::uint64_t now_us);
   void announce();
+  void send_beacons(std::uint64_t now_us);
   wire::Hello hello() const;
   bool is_hub() const noexcept { return !target_.empty() && target_ == link_.id(); }
   void node_seen(const discovery::SeenNode& node) override;
@@ -132,6 +134,12 @@ private:
   std::string wanted_;         // the hub we would connect to, address unknown
   std::set<std::string> lost_; // peers gone; mDNS may still show them
   std::uint64_t now_us_ = 0;   // when the loop last woke: for discovery callbacks
+  // While hub: a publisher connected to every other node's hub proxy, for the beacon.
+  zmq::socket_t beacon_;
+  std::set<std::string> beacon_endpoints_;
+  std::uint64_t next_beacon_us_ = 0;
+  std::uint64_t beacon_seq_ = 0;
+  std::set<std::string> rivals_seen_;
 
   log::Throttle malformed_log_, backend_log_, oversize_log_;
   std::map<std::string, bool> version_warned_;

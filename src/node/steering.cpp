@@ -14,6 +14,9 @@ namespace midimesh::node {
 namespace {
 
 constexpr std::string_view component = "mesh";
+// How often a hub tells the other nodes' proxies it exists. A rival hub's members hear it, so
+// two hubs that could not see each other (a partition, now healed) settle on one.
+constexpr std::uint64_t beacon_interval_us = 500'000;
 
 std::string format_host(const std::string& host) {
   return host.find(':') != std::string::npos ? "[" + host + "]" : host;
@@ -147,6 +150,38 @@ void Node::peer_lost(const std::string& id, std::uint64_t now_us) {
     joined_ = false;
   }
   steer(now_us);
+}
+
+void Node::send_beacons(std::uint64_t now_us) {
+  if (!is_hub()) {
+    if (beacon_) {
+      beacon_.close();
+      beacon_endpoints_.clear();
+    }
+    return;
+  }
+  if (!beacon_) {
+    beacon_ = zmq::socket_t(context_, zmq::socket_type::pub);
+    wire::apply_common_options(beacon_);
+  }
+  // Every node ever discovered, the ones we gave up for gone included: a cut cable heals.
+  for (const auto& [id, address] : directory_) {
+    const std::string* host = best_host(address.hosts);
+    if (id == link_.id() || !host || !address.port) continue;
+    const std::string endpoint = wire::publish_endpoint({*host, address.port});
+    if (beacon_endpoints_.insert(endpoint).second) beacon_.connect(endpoint);
+  }
+  if (now_us < next_beacon_us_) return;
+  next_beacon_us_ = now_us + beacon_interval_us;
+  wire::Envelope envelope;
+  envelope.type = static_cast<std::uint8_t>(wire::MessageType::hub_beacon);
+  envelope.sender = link_.id();
+  envelope.seq = beacon_seq_++;
+  envelope.time_us = 0;
+  envelope.payload = wire::encode_payload(hello());
+  const auto frame = wire::encode(envelope);
+  (void)beacon_.send(zmq::buffer(link_.id()), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+  (void)beacon_.send(zmq::buffer(frame), zmq::send_flags::dontwait);
 }
 
 wire::Hello Node::hello() const {

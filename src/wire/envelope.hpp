@@ -22,6 +22,9 @@ enum class MessageType : std::uint8_t {
   midi = 1,
   hello = 2,   // heartbeat; also announces name and role
   goodbye = 3, // clean leave: receivers release this sender's notes at once
+  // A hub's hello sent to other nodes' hub proxies, so that a rival hub (after a network
+  // partition heals) is noticed. Numbered on its own: receivers skip sequence accounting.
+  hub_beacon = 4,
 };
 
 enum class Role : std::uint8_t { node = 0, hub = 1 };

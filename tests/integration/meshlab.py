@@ -333,6 +333,7 @@ class Lab:
     """Owns the processes and services of one test; ends them all, by PID, on exit."""
 
     _count = 0
+    _host_labs = 0  # labs of this process that made hosts, for unique namespace names
 
     def __init__(self, stop_timeout: float = 5.0):
         Lab._count += 1
@@ -493,6 +494,79 @@ class Lab:
                                             "--no-chroot", "--no-rlimits"])
         avahi.wait_for_line(r"Server startup complete", timeout=10)
 
+    def hosts(self, n: int, prefix: str = "ml") -> list["Host"]:
+        """n "hosts" on one machine: network namespaces joined by a bridge, each with its own
+        D-Bus, avahi-daemon (real multicast mDNS across the bridge) and JACK server.
+
+        Namespaces are named <prefix><unique>h1..hn, the bridge's <prefix><unique>-sw; host i
+        has 10.250.0.(10+i)/24 on its eth0, whose other end <prefix><unique>v<i> (at most 15
+        characters) sits on the bridge: Host.cut() sets that end down, heal() up. Each command
+        run on a host gets a private mount namespace with the host's own /run/dbus,
+        /run/avahi-daemon and /dev/shm (a tmpfs per host: JACK names client sockets after the
+        client, not the server, so two hosts' "midimesh" clients would collide in one /dev/shm).
+        Everything is deleted when the lab closes, after its processes ended, even on failure.
+        Needs root; tests that use it must not run in parallel with start_avahi tests (they
+        make `lo` multicast, harmless here, but keep them apart anyway: is_parallel false).
+        """
+        for tool in ("ip", "avahi-daemon", "dbus-daemon", "jackd", "jack_wait"):
+            if not shutil.which(tool):
+                skip(f"{tool} is not installed (tools/install-deps installs it)")
+        if os.geteuid() != 0:
+            skip("lab.hosts needs root (network namespaces, mounts)")
+        if _isolate_jack() != "private /dev/shm":
+            skip("lab.hosts needs a private mount namespace (unshare failed)")
+        Lab._host_labs += 1
+        # Unique among labs of this machine: the pid (base 36) and a count within the process.
+        tag = f"{prefix}{_base36(os.getpid())}{Lab._host_labs}"
+        if len(f"{tag}v{n}") > 15:
+            fail(f"host prefix {tag!r} too long: interface {tag}v{n} exceeds 15 characters")
+        switch = f"{tag}-sw"
+        made: list[str] = []
+
+        def delete_namespaces() -> None:
+            for ns in reversed(made):
+                subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+        self.at_close(delete_namespaces)
+
+        def ip(*args: str) -> None:
+            r = subprocess.run(["ip", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+            if r.returncode != 0:
+                fail(f"ip {' '.join(args)}: {r.stdout.strip()}")
+
+        existing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        if re.search(rf"^{re.escape(tag)}(h\d+|-sw)\b", existing, re.M):
+            fail(f"network namespaces {tag}* already exist (a previous run's leftovers?)")
+        ip("netns", "add", switch)
+        made.append(switch)
+        ip("-n", switch, "link", "add", "br0", "type", "bridge")
+        ip("-n", switch, "link", "set", "br0", "up")
+        ip("-n", switch, "link", "set", "lo", "up")
+        hosts = []
+        for i in range(1, n + 1):
+            ns = f"{tag}h{i}"
+            ip("netns", "add", ns)
+            made.append(ns)
+            veth = f"{tag}v{i}"
+            ip("link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", veth,
+               "netns", switch)
+            ip("-n", switch, "link", "set", veth, "master", "br0", "up")
+            ip("-n", ns, "link", "set", "lo", "up")
+            ip("-n", ns, "addr", "add", f"10.250.0.{10 + i}/24", "dev", "eth0")
+            ip("-n", ns, "link", "set", "eth0", "up")
+            hosts.append(Host(self, ns, switch, veth, f"10.250.0.{10 + i}"))
+        # Wait for every bridge port to forward (rather than a fixed sleep).
+        def forwarding() -> bool:
+            out = subprocess.run(["ip", "-n", switch, "-d", "-o", "link", "show", "master", "br0"],
+                                 capture_output=True, text=True).stdout
+            return out.count("state forwarding") == n
+        wait_until(forwarding, 10, "the bridge ports to come up")
+        for h in hosts:
+            h._start_daemons()
+        for h in hosts:
+            h._wait_daemons()
+        return hosts
+
     def report(self) -> str:
         """The tail of every process log, for a failure report."""
         parts = []
@@ -500,6 +574,103 @@ class Lab:
             code = "running" if p.alive() else f"exit code {p.returncode}"
             parts.append(f"--- {p.name} (pid {p.pid}, {code}): {' '.join(p.argv)}\n{p.tail()}")
         return "\n".join(parts)
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    text = ""
+    while True:
+        n, r = divmod(n, 36)
+        text = digits[r] + text
+        if not n:
+            return text
+
+
+class Host:
+    """One host of Lab.hosts(): a network namespace with its own D-Bus, avahi-daemon and JACK
+    server. `spawn` runs a command on it and returns a Proc, ended by PID when the lab closes."""
+
+    def __init__(self, lab: Lab, ns: str, switch: str, veth: str, address: str):
+        self.lab = lab
+        self.name = ns
+        self.address = address
+        self._switch = switch
+        self._veth = veth
+        self.dir = lab.dir / ns
+        for sub in ("run/dbus", "run/avahi-daemon", "shm"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        # The host's /dev/shm: a tmpfs in the test's private mount namespace, gone with it.
+        if _libc.mount(b"tmpfs", str(self.dir / "shm").encode(), b"tmpfs", 0, b"mode=1777") != 0:
+            fail(f"{ns}: cannot mount a tmpfs for its /dev/shm: "
+                 f"{os.strerror(ctypes.get_errno())}")
+        lab.at_close(self._unmount_shm)
+        self.jack_server = f"{ns}-jack"
+        self.env = {
+            "DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={self.dir}/run/dbus/system_bus_socket",
+            "AVAHI_COMPAT_NOWARN": "1",
+            "JACK_DEFAULT_SERVER": self.jack_server,
+            "JACK_NO_START_SERVER": "1",
+        }
+        self._daemons: list[Proc] = []
+
+    def __repr__(self) -> str:
+        return f"<Host {self.name} {self.address}>"
+
+    def _unmount_shm(self) -> None:
+        _libc.umount2(str(self.dir / "shm").encode(), 2)  # MNT_DETACH
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        """argv run on this host: in its network namespace, with its own /run/dbus,
+        /run/avahi-daemon and /dev/shm. `ip netns exec` gives the command a mount namespace of
+        its own (slave of ours), so the binds stay there; everything execs, so the PID is the
+        command's and ending it by PID ends it."""
+        d = self.dir
+        script = (f"mount --bind {d}/run/dbus /run/dbus && "
+                  f"mount --bind {d}/run/avahi-daemon /run/avahi-daemon && "
+                  f"mount --bind {d}/shm /dev/shm && exec \"$@\"")
+        return ["ip", "netns", "exec", self.name, "sh", "-c", script, "sh", *map(str, argv)]
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Proc:
+        """Start argv on this host (log: <lab dir>/<name>.log); `env` adds to the environment."""
+        return self.lab.spawn(name, self.wrap(argv), {**self.env, **(env or {})})
+
+    def run(self, argv: list[str], timeout: float = 15) -> subprocess.CompletedProcess:
+        """Run argv on this host to completion; stdout and stderr together in .stdout."""
+        return subprocess.run(self.wrap(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, timeout=timeout, env={**os.environ, **self.env})
+
+    def cut(self) -> None:
+        """Unplug the host's cable at the switch: nothing it sends arrives, not even a goodbye."""
+        subprocess.run(["ip", "-n", self._switch, "link", "set", self._veth, "down"], check=True)
+
+    def heal(self) -> None:
+        subprocess.run(["ip", "-n", self._switch, "link", "set", self._veth, "up"], check=True)
+
+    def _start_daemons(self) -> None:
+        # The system bus exactly as the system's (same config), on this host's /run/dbus.
+        bus = self.spawn(f"{self.name}-dbus", ["dbus-daemon", "--system", "--nofork",
+                                               "--nopidfile"])
+        conf = self.dir / "avahi-daemon.conf"
+        conf.write_text(_AVAHI_CONF.replace("host-name=midimesh-lab", f"host-name={self.name}")
+                        .replace("allow-interfaces=lo", "allow-interfaces=eth0"))
+        jackd = self.spawn(f"{self.name}-jackd", ["jackd", "--no-realtime", "-n", self.jack_server,
+                                                  "-d", "dummy", "-r", "48000", "-p", "512"])
+        self._daemons = [bus, jackd]
+
+    def _wait_daemons(self) -> None:
+        bus, jackd = self._daemons
+        sock = self.dir / "run/dbus/system_bus_socket"
+        wait_until(lambda: sock.exists() or not bus.alive(), 10, f"{self.name}'s D-Bus")
+        if not bus.alive():
+            fail(f"{self.name}: dbus-daemon exited:\n{bus.tail()}")
+        # Foreground: it stays our child, ended by PID with the lab.
+        avahi = self.spawn(f"{self.name}-avahi", ["avahi-daemon", "-f", self.dir / "avahi-daemon.conf",
+                                                  "--no-drop-root", "--no-chroot", "--no-rlimits"])
+        ready = self.run(["jack_wait", "-s", self.jack_server, "-w", "-t", "10"], timeout=20)
+        if ready.returncode != 0 or not jackd.alive():
+            fail(f"{self.name}: jackd did not start: {ready.stdout.strip()}\n{jackd.tail()}")
+        avahi.wait_for_line(r"Server startup complete", timeout=10)
+        self._daemons.append(avahi)
 
 
 # Never the default configuration: it would publish on eth0 and query wide-area DNS.
