@@ -224,12 +224,7 @@ void Node::on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t no
     next_hello_us_ = 0;
   }
   if (election_) {
-    election::PeerState state;
-    state.candidate = {peer.id, hello->priority, hello->eligible, hello->forced};
-    state.is_hub = hello->role == wire::Role::hub;
-    state.hub_id = hello->hub;
-    state.term = hello->term;
-    election_->peer_seen(state, now_us);
+    election_->peer_seen(peer_state(peer.id, *hello), now_us);
     if (hello->hub_port && !directory_.contains(peer.id) && !hello->name.empty())
       directory_[peer.id].port = hello->hub_port; // its address comes from discovery
   }
@@ -257,12 +252,7 @@ void Node::on_beacon(const wire::Envelope& envelope, std::uint64_t now_us) {
               hello->name, envelope.sender, hello->term);
   }
   lost_.erase(envelope.sender);
-  election::PeerState state;
-  state.candidate = {envelope.sender, hello->priority, hello->eligible, hello->forced};
-  state.is_hub = hello->role == wire::Role::hub;
-  state.hub_id = hello->hub;
-  state.term = hello->term;
-  election_->peer_seen(state, now_us);
+  election_->peer_seen(peer_state(envelope.sender, *hello), now_us);
   steer(now_us);
 }
 

@@ -146,6 +146,9 @@ private:
   std::vector<std::vector<std::uint8_t>> input_batch_;
 };
 
+// What a peer's hello (or beacon) tells the election.
+election::PeerState peer_state(const std::string& id, const wire::Hello& hello);
+
 // A fresh random node id (wire::node_id_length hex digits).
 std::string make_node_id();
 

@@ -31,6 +31,15 @@ const std::string* best_host(const std::vector<std::string>& hosts) {
 
 } // namespace
 
+election::PeerState peer_state(const std::string& id, const wire::Hello& hello) {
+  election::PeerState state;
+  state.candidate = {id, hello.priority, hello.eligible, hello.forced};
+  state.is_hub = hello.role == wire::Role::hub;
+  state.hub_id = hello.hub;
+  state.term = hello.term;
+  return state;
+}
+
 void Node::start_roles(std::uint64_t now_us) {
   hub::HubConfig hub_config;
   hub_config.bind_address = config_.bind_address;
