@@ -8,6 +8,8 @@ std::string_view describe(Verdict verdict) noexcept {
   switch (verdict) {
   case Verdict::forward:
     return "forwarded";
+  case Verdict::to_monitors:
+    return "sent to monitors";
   case Verdict::wrong_frame_count:
     return "wrong number of frames";
   case Verdict::malformed:
@@ -42,6 +44,8 @@ Verdict check_message(std::size_t frame_count, std::span<const std::uint8_t> top
   if (topic.size() != sender.size() ||
       std::string_view(reinterpret_cast<const char*>(topic.data()), topic.size()) != sender)
     return Verdict::spoofed_sender;
+  if (parsed.view->type == static_cast<std::uint8_t>(wire::MessageType::status))
+    return Verdict::to_monitors;
   return Verdict::forward;
 }
 

@@ -10,6 +10,7 @@ namespace midimesh::hub {
 
 enum class Verdict {
   forward,
+  to_monitors,       // a status report: for the monitor port (meshtop), not for the nodes
   wrong_frame_count, // v1 messages are exactly [topic, envelope]
   malformed,         // the envelope does not parse
   too_large,         // over wire::max_frame_size

@@ -46,8 +46,8 @@ zmq::socket_t monitor(zmq::context_t& context, zmq::socket_t& socket, const std:
 
 Hub::Hub(zmq::context_t& context, const HubConfig& config)
     : config_(config), xsub_(context, zmq::socket_type::xsub),
-      xpub_(context, zmq::socket_type::xpub) {
-  for (zmq::socket_t* s : {&xsub_, &xpub_}) {
+      xpub_(context, zmq::socket_type::xpub), monitors_(context, zmq::socket_type::pub) {
+  for (zmq::socket_t* s : {&xsub_, &xpub_, &monitors_}) {
     wire::apply_common_options(*s);
     // libzmq takes bytes that do not start like a ZMTP 3 greeting for a ZeroMQ 1.0 peer and
     // keeps the connection (an HTTP request would even receive mesh traffic). With a ZAP domain
@@ -71,35 +71,43 @@ Hub::Hub(zmq::context_t& context, const HubConfig& config)
   // XSUB forwards nothing until it subscribes; the hub wants every topic from every node.
   const std::uint8_t subscribe_all = 1;
   xsub_.send(zmq::const_buffer(&subscribe_all, 1));
-  log::info(component, "forwarding: nodes publish to {} and subscribe at {}", publish_endpoint_,
-            subscribe_endpoint_);
+  log::info(component, "forwarding: nodes publish to {} and subscribe at {}; monitors at {}",
+            publish_endpoint_, subscribe_endpoint_, monitor_endpoint_);
 }
 
 void Hub::bind_ports() {
-  if (config_.port) {
-    publish_endpoint_ = bind_tcp(xsub_, config_.bind_address, config_.port);
+  const auto bind_at = [this](std::uint16_t base) {
+    publish_endpoint_ = bind_tcp(xsub_, config_.bind_address, base);
     subscribe_endpoint_ =
-        bind_tcp(xpub_, config_.bind_address, static_cast<std::uint16_t>(config_.port + 1));
-    port_ = config_.port;
+        bind_tcp(xpub_, config_.bind_address, static_cast<std::uint16_t>(base + 1));
+    monitor_endpoint_ =
+        bind_tcp(monitors_, config_.bind_address, static_cast<std::uint16_t>(base + 2));
+    port_ = base;
+  };
+  if (config_.port) {
+    bind_at(config_.port);
     return;
   }
-  // Any free pair of neighbouring ports: the protocol puts the XPUB at base + 1.
+  // Any three free ports in a row: the protocol puts them at base, base + 1 and base + 2.
   for (int attempt = 0; attempt < 32; ++attempt) {
-    publish_endpoint_ = bind_tcp(xsub_, config_.bind_address, 0);
-    const auto port = std::stoi(publish_endpoint_.substr(publish_endpoint_.rfind(':') + 1));
-    if (port < 65535) {
-      try {
-        subscribe_endpoint_ =
-            bind_tcp(xpub_, config_.bind_address, static_cast<std::uint16_t>(port + 1));
-        port_ = static_cast<std::uint16_t>(port);
-        return;
-      } catch (const HubError&) {
-        // taken: try another pair
+    const std::string probe = bind_tcp(xsub_, config_.bind_address, 0);
+    const auto base = std::stoi(probe.substr(probe.rfind(':') + 1));
+    xsub_.unbind(probe);
+    if (base > 65533) continue;
+    try {
+      bind_at(static_cast<std::uint16_t>(base));
+      return;
+    } catch (const HubError&) {
+      // One of them was taken meanwhile: undo what was bound and try elsewhere.
+      for (auto [socket, endpoint] :
+           {std::pair{&xsub_, &publish_endpoint_}, std::pair{&xpub_, &subscribe_endpoint_}}) {
+        if (endpoint->empty()) continue;
+        socket->unbind(*endpoint);
+        endpoint->clear();
       }
     }
-    xsub_.unbind(publish_endpoint_);
   }
-  throw HubError("found no two free neighbouring ports to listen on");
+  throw HubError("found no three free ports in a row to listen on");
 }
 
 void Hub::add_poll_items(std::vector<zmq::pollitem_t>& items) {
@@ -132,6 +140,12 @@ void Hub::forward(std::uint64_t now_us) {
         frames, {topic.data<std::uint8_t>(), topic.size()},
         frames >= 2 ? std::span<const std::uint8_t>(body.data<std::uint8_t>(), body.size())
                     : std::span<const std::uint8_t>());
+    if (verdict == Verdict::to_monitors) {
+      ++counters_.status_reports;
+      (void)monitors_.send(topic, zmq::send_flags::sndmore);
+      (void)monitors_.send(body, zmq::send_flags::none);
+      continue;
+    }
     if (verdict != Verdict::forward) {
       refuse(verdict, topic.to_string_view(), now_us);
       continue;
@@ -243,7 +257,7 @@ void Hub::tick(std::uint64_t now_us) {
 
 void Hub::close(int linger_ms) {
   xpub_.set(zmq::sockopt::linger, linger_ms);
-  for (zmq::socket_t* s : {&xsub_monitor_, &xpub_monitor_, &xsub_, &xpub_})
+  for (zmq::socket_t* s : {&xsub_monitor_, &xpub_monitor_, &xsub_, &xpub_, &monitors_})
     s->close();
 }
 

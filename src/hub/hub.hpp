@@ -25,7 +25,9 @@ struct HubError : std::runtime_error {
 
 struct HubConfig {
   std::string bind_address = "*"; // all interfaces, IPv4 and IPv6
-  std::uint16_t port = 8141;      // nodes publish to port, subscribe at port + 1; 0: any free
+  // Nodes publish to port, subscribe at port + 1; monitors (meshtop) subscribe at port + 2.
+  // 0: any free three in a row.
+  std::uint16_t port = 8141;
   std::string inproc_prefix = "inproc://midimesh-hub";
   int send_hwm = 50'000; // per receiving node: what a stalled node may cost the hub
 };
@@ -33,7 +35,8 @@ struct HubConfig {
 struct HubCounters {
   std::uint64_t forwarded = 0;
   std::uint64_t forwarded_bytes = 0;
-  std::array<std::uint64_t, 6> refused{}; // by Verdict
+  std::array<std::uint64_t, 7> refused{}; // by Verdict
+  std::uint64_t status_reports = 0;       // telemetry passed to the monitor port
   std::uint64_t rejected_connections = 0; // failed the ZMTP handshake: garbage on our ports
   std::uint64_t receivers = 0;            // nodes subscribed right now
 };
@@ -51,6 +54,7 @@ public:
   // Where remote nodes connect, as bound (with the real port).
   const std::string& publish_endpoint() const { return publish_endpoint_; }
   const std::string& subscribe_endpoint() const { return subscribe_endpoint_; }
+  const std::string& monitor_endpoint() const { return monitor_endpoint_; }
   // The base port as bound (the real one when the config asked for any free port).
   std::uint16_t port() const noexcept { return port_; }
 
@@ -86,10 +90,12 @@ private:
   HubConfig config_;
   zmq::socket_t xsub_;
   zmq::socket_t xpub_;
+  zmq::socket_t monitors_; // PUB: status reports only, so watching the mesh costs MIDI nothing
   zmq::socket_t xsub_monitor_;
   zmq::socket_t xpub_monitor_;
   std::string publish_endpoint_;
   std::string subscribe_endpoint_;
+  std::string monitor_endpoint_;
   std::uint16_t port_ = 0;
   HubCounters counters_;
   std::map<Verdict, log::Throttle> refusal_log_;

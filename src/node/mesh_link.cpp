@@ -39,17 +39,17 @@ void MeshLink::disconnect(int linger_ms) {
 MeshLink::Published MeshLink::publish(wire::MessageType type, std::span<const std::uint8_t> payload,
                                       std::uint64_t time_us) {
   if (!publisher_) return Published::dropped;
-  wire::Envelope envelope;
-  envelope.type = static_cast<std::uint8_t>(type);
-  envelope.sender = id_;
-  envelope.seq = next_seq_++;
-  envelope.time_us = time_us;
-  envelope.payload.assign(payload.begin(), payload.end());
-  std::vector<std::uint8_t> frame = wire::encode(envelope);
+  std::vector<std::uint8_t> frame = wire::encode(type, id_, next_seq_++, time_us, payload);
   if (ready_) return send(frame) ? Published::sent : Published::dropped;
   if (held_.size() >= max_held) return Published::dropped;
   held_.push_back(std::move(frame));
   return Published::held;
+}
+
+bool MeshLink::publish_report(wire::MessageType type, std::span<const std::uint8_t> payload,
+                              std::uint64_t time_us, std::uint64_t seq) {
+  if (!ready_) return false;
+  return send(wire::encode(type, id_, seq, time_us, payload));
 }
 
 void MeshLink::on_publisher_readable() {

@@ -32,6 +32,11 @@ public:
   Published publish(wire::MessageType type, std::span<const std::uint8_t> payload,
                     std::uint64_t time_us);
 
+  // Publishes a message numbered in a sequence of the caller's (telemetry): sent only when the
+  // hub is listening, never held. False when not sent.
+  bool publish_report(wire::MessageType type, std::span<const std::uint8_t> payload,
+                      std::uint64_t time_us, std::uint64_t seq);
+
   // Reads the hub's (un)subscriptions; call when publisher() is readable.
   void on_publisher_readable();
   // The hub has subscribed: what is published now goes out at once.

@@ -43,6 +43,7 @@ std::string make_node_id() {
 Node::Node(NodeConfig config)
     : config_(std::move(config)), context_(1), link_(context_, make_node_id()) {
   now_us_ = steady_us();
+  started_us_ = now_us_;
   log::info(component, "midimesh {} node \"{}\" id {}", MIDIMESH_VERSION, config_.name, link_.id());
   if (config_.mode == Mode::connect) {
     const std::string pub = wire::publish_endpoint(config_.hub_address);
@@ -194,6 +195,12 @@ void Node::on_envelope(const wire::Envelope& envelope, std::uint64_t now_us) {
     break;
   case wire::MessageType::goodbye:
     on_goodbye(envelope, now_us);
+    break;
+  case wire::MessageType::ping:
+    on_ping(envelope);
+    break;
+  case wire::MessageType::pong:
+    on_pong(envelope);
     break;
   default:
     ++counters_.unknown_type; // a newer peer's message: ignore, as PROTOCOL.md says
@@ -364,6 +371,8 @@ void Node::release_all_notes(const std::string& why) {
 
 void Node::tick(std::uint64_t now_us) {
   send_hello(now_us);
+  report(now_us);
+  if (election_) send_beacons(now_us);
   next_hello_us_ = now_us + (joined_ ? config_.heartbeat_us : joining_hello_us);
   // Silence is only the peers' fault if we were listening: not after this process was frozen
   // (SIGSTOP, a suspended laptop), nor while messages still wait unread in our queue.
@@ -373,10 +382,7 @@ void Node::tick(std::uint64_t now_us) {
   const bool backlog =
       link_.connected() && (link_.subscriber().get(zmq::sockopt::events) & ZMQ_POLLIN);
   if (we_were_away || backlog) return;
-  if (election_) {
-    check_hub_alive(now_us);
-    send_beacons(now_us);
-  }
+  if (election_) check_hub_alive(now_us);
   for (const Peer& peer : peers_.expire(now_us, config_.peer_timeout_us)) {
     log::warn(component, "peer {} went silent for {} ms; treating it as gone",
               peer.name.empty() ? peer.id : fmt::format("\"{}\" ({})", peer.name, peer.id),

@@ -94,6 +94,11 @@ private:
   std::string stats() const;
   void log_stats() const; // on SIGUSR1 and at shutdown; the counters meshtop will show
 
+  // Telemetry for meshtop (telemetry.cpp).
+  void report(std::uint64_t now_us);
+  void on_ping(const wire::Envelope& envelope);
+  void on_pong(const wire::Envelope& envelope);
+
   // Who is hub, and where to connect (steering.cpp).
   void start_roles(std::uint64_t now_us);
   void steer(std::uint64_t now_us);
@@ -140,6 +145,12 @@ private:
   std::uint64_t next_beacon_us_ = 0;
   std::uint64_t beacon_seq_ = 0;
   std::set<std::string> rivals_seen_;
+
+  std::uint64_t started_us_ = 0;
+  std::uint64_t next_status_us_ = 0;
+  std::uint64_t status_seq_ = 0;
+  std::int64_t rtt_us_ = -1;   // to the hub, through the mesh; -1 until measured
+  std::int64_t offset_us_ = 0; // hub clock minus ours
 
   log::Throttle malformed_log_, backend_log_, oversize_log_;
   std::map<std::string, bool> version_warned_;

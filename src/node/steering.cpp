@@ -182,13 +182,8 @@ void Node::send_beacons(std::uint64_t now_us) {
   }
   if (now_us < next_beacon_us_) return;
   next_beacon_us_ = now_us + beacon_interval_us;
-  wire::Envelope envelope;
-  envelope.type = static_cast<std::uint8_t>(wire::MessageType::hub_beacon);
-  envelope.sender = link_.id();
-  envelope.seq = beacon_seq_++;
-  envelope.time_us = 0;
-  envelope.payload = wire::encode_payload(hello());
-  const auto frame = wire::encode(envelope);
+  const auto frame = wire::encode(wire::MessageType::hub_beacon, link_.id(), beacon_seq_++, 0,
+                                  wire::encode_payload(hello()));
   (void)beacon_.send(zmq::buffer(link_.id()), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
   (void)beacon_.send(zmq::buffer(frame), zmq::send_flags::dontwait);
 }

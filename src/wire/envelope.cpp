@@ -87,21 +87,36 @@ bool is_node_id(std::string_view id) noexcept {
   return true;
 }
 
-std::vector<std::uint8_t> encode(const Envelope& e) {
-  msgpack::sbuffer buffer(64 + e.payload.size());
+namespace {
+std::vector<std::uint8_t> encode_fields(std::uint32_t version, std::uint8_t type,
+                                        std::string_view sender, std::uint64_t seq,
+                                        std::uint64_t time_us,
+                                        std::span<const std::uint8_t> payload) {
+  msgpack::sbuffer buffer(64 + payload.size());
   msgpack::packer<msgpack::sbuffer> pk(buffer);
   pk.pack_array(envelope_fields);
-  pk.pack_uint32(e.version);
-  pk.pack_uint8(e.type);
-  pk.pack_str(static_cast<std::uint32_t>(e.sender.size()));
-  pk.pack_str_body(e.sender.data(), static_cast<std::uint32_t>(e.sender.size()));
-  pk.pack_uint64(e.seq);
-  pk.pack_uint64(e.time_us);
-  pk.pack_bin(static_cast<std::uint32_t>(e.payload.size()));
-  pk.pack_bin_body(reinterpret_cast<const char*>(e.payload.data()),
-                   static_cast<std::uint32_t>(e.payload.size()));
+  pk.pack_uint32(version);
+  pk.pack_uint8(type);
+  pk.pack_str(static_cast<std::uint32_t>(sender.size()));
+  pk.pack_str_body(sender.data(), static_cast<std::uint32_t>(sender.size()));
+  pk.pack_uint64(seq);
+  pk.pack_uint64(time_us);
+  pk.pack_bin(static_cast<std::uint32_t>(payload.size()));
+  pk.pack_bin_body(reinterpret_cast<const char*>(payload.data()),
+                   static_cast<std::uint32_t>(payload.size()));
   const auto* begin = reinterpret_cast<const std::uint8_t*>(buffer.data());
   return {begin, begin + buffer.size()};
+}
+} // namespace
+
+std::vector<std::uint8_t> encode(MessageType type, std::string_view sender, std::uint64_t seq,
+                                 std::uint64_t time_us, std::span<const std::uint8_t> payload) {
+  return encode_fields(protocol_version, static_cast<std::uint8_t>(type), sender, seq, time_us,
+                       payload);
+}
+
+std::vector<std::uint8_t> encode(const Envelope& e) {
+  return encode_fields(e.version, e.type, e.sender, e.seq, e.time_us, e.payload);
 }
 
 Parsed parse(std::span<const std::uint8_t> frame) {
@@ -163,42 +178,105 @@ Decoded decode(std::span<const std::uint8_t> frame) {
   return result;
 }
 
-std::vector<std::uint8_t> encode_payload(const Hello& hello) {
-  msgpack::sbuffer buffer;
-  msgpack::packer<msgpack::sbuffer> pk(buffer);
-  pk.pack_map(10);
-  pk.pack(std::string_view("name"));
-  pk.pack(hello.name);
-  pk.pack(std::string_view("role"));
-  pk.pack(std::string_view(hello.role == Role::hub ? "hub" : "node"));
-  pk.pack(std::string_view("program"));
-  pk.pack(hello.program);
-  pk.pack(std::string_view("mesh"));
-  pk.pack(hello.mesh);
-  pk.pack(std::string_view("priority"));
-  pk.pack(hello.priority);
-  pk.pack(std::string_view("eligible"));
-  pk.pack(hello.eligible);
-  pk.pack(std::string_view("forced"));
-  pk.pack(hello.forced);
-  pk.pack(std::string_view("hub"));
-  pk.pack(hello.hub);
-  pk.pack(std::string_view("term"));
-  pk.pack(hello.term);
-  pk.pack(std::string_view("hub_port"));
-  pk.pack(hello.hub_port);
-  const auto* begin = reinterpret_cast<const std::uint8_t*>(buffer.data());
-  return {begin, begin + buffer.size()};
+namespace {
+
+// Packs a map from a list of (key, value) pairs of mixed types.
+class MapWriter {
+public:
+  explicit MapWriter(std::uint32_t size) : pk_(buffer_) { pk_.pack_map(size); }
+  template <typename T> MapWriter& operator()(std::string_view key, const T& value) {
+    pk_.pack(key);
+    pk_.pack(value);
+    return *this;
+  }
+  std::vector<std::uint8_t> bytes() const {
+    const auto* begin = reinterpret_cast<const std::uint8_t*>(buffer_.data());
+    return {begin, begin + buffer_.size()};
+  }
+
+private:
+  msgpack::sbuffer buffer_;
+  msgpack::packer<msgpack::sbuffer> pk_;
+};
+
+std::uint64_t read_count(const msgpack::object_map& map, std::string_view key) {
+  auto v = read_int(map, key);
+  return v && *v > 0 ? static_cast<std::uint64_t>(*v) : 0;
+}
+
+} // namespace
+
+std::vector<std::uint8_t> encode_payload(const Hello& h) {
+  return MapWriter(10)("name", h.name)("role", h.role == Role::hub ? "hub" : "node")(
+             "program", h.program)("mesh", h.mesh)("priority", h.priority)("eligible", h.eligible)(
+             "forced", h.forced)("hub", h.hub)("term", h.term)("hub_port", h.hub_port)
+      .bytes();
 }
 
 std::vector<std::uint8_t> encode_payload(const Goodbye& goodbye) {
-  msgpack::sbuffer buffer;
-  msgpack::packer<msgpack::sbuffer> pk(buffer);
-  pk.pack_map(1);
-  pk.pack(std::string_view("reason"));
-  pk.pack(goodbye.reason);
-  const auto* begin = reinterpret_cast<const std::uint8_t*>(buffer.data());
-  return {begin, begin + buffer.size()};
+  return MapWriter(1)("reason", goodbye.reason).bytes();
+}
+
+std::vector<std::uint8_t> encode_payload(const Status& s) {
+  return MapWriter(18)("name", s.name)("host", s.host)("program", s.program)("mesh", s.mesh)(
+             "role", s.role)("hub", s.hub)("protocol", s.protocol)("term", s.term)(
+             "uptime_ms", s.uptime_ms)("midi_in", s.midi_in)("midi_in_bytes", s.midi_in_bytes)(
+             "midi_out", s.midi_out)("midi_out_bytes", s.midi_out_bytes)("lost", s.lost)(
+             "malformed", s.malformed)("rtt_us", s.rtt_us)("offset_us", s.offset_us)("peers",
+                                                                                     s.peers)
+      .bytes();
+}
+
+std::vector<std::uint8_t> encode_payload(const Ping& p) {
+  return MapWriter(2)("to", p.to)("t0", p.t0).bytes();
+}
+
+std::vector<std::uint8_t> encode_payload(const Pong& p) {
+  return MapWriter(3)("to", p.to)("t0", p.t0)("t1", p.t1).bytes();
+}
+
+std::optional<Status> decode_status(std::span<const std::uint8_t> payload) {
+  return with_map(payload, [](const msgpack::object_map& map) -> std::optional<Status> {
+    auto name = read_str(map, "name");
+    auto role = read_str(map, "role");
+    if (!name || !role) return std::nullopt;
+    Status s;
+    s.name = *name;
+    s.role = *role;
+    s.host = read_str(map, "host").value_or("");
+    s.program = read_str(map, "program").value_or("");
+    s.mesh = read_str(map, "mesh").value_or("default");
+    s.hub = read_str(map, "hub").value_or("");
+    s.protocol = static_cast<std::uint32_t>(read_count(map, "protocol"));
+    s.term = read_count(map, "term");
+    s.uptime_ms = read_count(map, "uptime_ms");
+    s.midi_in = read_count(map, "midi_in");
+    s.midi_in_bytes = read_count(map, "midi_in_bytes");
+    s.midi_out = read_count(map, "midi_out");
+    s.midi_out_bytes = read_count(map, "midi_out_bytes");
+    s.lost = read_count(map, "lost");
+    s.malformed = read_count(map, "malformed");
+    s.rtt_us = read_int(map, "rtt_us").value_or(-1);
+    s.offset_us = read_int(map, "offset_us").value_or(0);
+    s.peers = read_count(map, "peers");
+    return s;
+  });
+}
+
+std::optional<Ping> decode_ping(std::span<const std::uint8_t> payload) {
+  return with_map(payload, [](const msgpack::object_map& map) -> std::optional<Ping> {
+    auto to = read_str(map, "to");
+    if (!to) return std::nullopt;
+    return Ping{*to, read_count(map, "t0")};
+  });
+}
+
+std::optional<Pong> decode_pong(std::span<const std::uint8_t> payload) {
+  return with_map(payload, [](const msgpack::object_map& map) -> std::optional<Pong> {
+    auto to = read_str(map, "to");
+    if (!to) return std::nullopt;
+    return Pong{*to, read_count(map, "t0"), read_count(map, "t1")};
+  });
 }
 
 std::optional<Hello> decode_hello(std::span<const std::uint8_t> payload) {

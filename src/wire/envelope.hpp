@@ -25,6 +25,11 @@ enum class MessageType : std::uint8_t {
   // A hub's hello sent to other nodes' hub proxies, so that a rival hub (after a network
   // partition heals) is noticed. Numbered on its own: receivers skip sequence accounting.
   hub_beacon = 4,
+  // Telemetry (meshtop): the hub sends it to its monitor port, never to the nodes. Numbered on
+  // its own, like the beacon.
+  status = 5,
+  ping = 6, // to the hub, which answers with a pong: round trip and clock offset
+  pong = 7,
 };
 
 enum class Role : std::uint8_t { node = 0, hub = 1 };
@@ -42,6 +47,33 @@ struct Hello {
   std::uint64_t term = 0;     // that hub's election term
   std::uint16_t hub_port = 0; // base port of its own (standby) hub proxy; 0: none
   bool operator==(const Hello&) const = default;
+};
+
+// A node's report, about once a second (section 2 of PROTOCOL.md lists the keys).
+struct Status {
+  std::string name, host, program, mesh, role, hub;
+  std::uint32_t protocol = protocol_version;
+  std::uint64_t term = 0, uptime_ms = 0;
+  std::uint64_t midi_in = 0, midi_in_bytes = 0;   // from the mesh, played on our output
+  std::uint64_t midi_out = 0, midi_out_bytes = 0; // from our input, sent into the mesh
+  std::uint64_t lost = 0, malformed = 0;
+  std::int64_t rtt_us = -1;   // round trip to the hub through the mesh; -1: not measured yet
+  std::int64_t offset_us = 0; // hub clock minus ours, estimated from the same ping
+  std::uint64_t peers = 0;
+  bool operator==(const Status&) const = default;
+};
+
+struct Ping {
+  std::string to;       // the hub's id
+  std::uint64_t t0 = 0; // sender's wall clock at sending, us
+  bool operator==(const Ping&) const = default;
+};
+
+struct Pong {
+  std::string to;       // who pinged
+  std::uint64_t t0 = 0; // echoed from the ping
+  std::uint64_t t1 = 0; // the hub's wall clock when it answered, us
+  bool operator==(const Pong&) const = default;
 };
 
 struct Goodbye {
@@ -95,6 +127,9 @@ struct Decoded {
 };
 
 std::vector<std::uint8_t> encode(const Envelope& envelope);
+// The same, from its parts, for senders that keep no Envelope around.
+std::vector<std::uint8_t> encode(MessageType type, std::string_view sender, std::uint64_t seq,
+                                 std::uint64_t time_us, std::span<const std::uint8_t> payload);
 Parsed parse(std::span<const std::uint8_t> frame);
 Decoded decode(std::span<const std::uint8_t> frame);
 
@@ -102,6 +137,12 @@ Decoded decode(std::span<const std::uint8_t> frame);
 // so later minor revisions can add fields.
 std::vector<std::uint8_t> encode_payload(const Hello& hello);
 std::vector<std::uint8_t> encode_payload(const Goodbye& goodbye);
+std::vector<std::uint8_t> encode_payload(const Status& status);
+std::vector<std::uint8_t> encode_payload(const Ping& ping);
+std::vector<std::uint8_t> encode_payload(const Pong& pong);
+std::optional<Status> decode_status(std::span<const std::uint8_t> payload);
+std::optional<Ping> decode_ping(std::span<const std::uint8_t> payload);
+std::optional<Pong> decode_pong(std::span<const std::uint8_t> payload);
 std::optional<Hello> decode_hello(std::span<const std::uint8_t> payload);
 std::optional<Goodbye> decode_goodbye(std::span<const std::uint8_t> payload);
 

@@ -787,3 +787,38 @@ def start_jack_node(lab: Lab, hub: Proc, name: str, port: int,
 
 def node_id(node: Proc) -> str:
     return node.wait_for_line(r'node "[^"]*" id ([0-9a-f]{16})', from_start=True).group(1)
+
+
+# What a node's log says about its place in the mesh, in order: its last such line is its role now.
+_ROLE_LINES = [
+    ("hub", re.compile(r"this node is now the hub|joined the mesh as its hub")),
+    ("follow", re.compile(r"joined the mesh through hub .*\(([0-9a-f]{16})\)")),
+    ("connecting", re.compile(r"connecting to hub ([0-9a-f]{16})")),
+    ("electing", re.compile(r"hub .* silent for \d+ ms: electing another")),
+]
+
+
+def role(node: Proc) -> tuple[str, str | None]:
+    """A zero-config node's role by its log: ("hub", None), ("follow", hub id) once joined,
+    ("connecting", hub id), ("electing", None) after its hub went silent, or ("none", None)."""
+    state: tuple[str, str | None] = ("none", None)
+    for line in node.lines():
+        for name, pattern in _ROLE_LINES:
+            if m := pattern.search(line):
+                state = (name, m.group(1) if m.groups() else None)
+    return state
+
+
+def one_hub(nodes: dict[str, Proc]) -> str | None:
+    """The name of the hub if exactly one of `nodes` (name -> Proc) is hub and every other
+    follows it (joined through it), else None."""
+    roles = {name: role(p) for name, p in nodes.items()}
+    hubs = [name for name, r in roles.items() if r[0] == "hub"]
+    if len(hubs) != 1:
+        return None
+    # node_id() would move the log cursor of wait_for_line: read the lines instead.
+    hub_id = next((m.group(1) for line in nodes[hubs[0]].lines()
+                   if (m := re.search(r'node "[^"]*" id ([0-9a-f]{16})', line))), None)
+    if all(r == ("follow", hub_id) for name, r in roles.items() if name != hubs[0]):
+        return hubs[0]
+    return None

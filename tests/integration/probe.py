@@ -29,56 +29,114 @@ def sysex(total: int) -> bytes:
 
 class Probe:
     """One midiprobe process: sends to `send_to`'s input and receives from `recv_from`'s output
-    (JACK port name substrings, e.g. "a-in" and "a-out" for a node with --port-name a)."""
+    (JACK port name substrings, e.g. "a-in" and "a-out" for a node with --port-name a).
+    With `host` (a meshlab.Host of Lab.hosts) it runs on that host, on that host's JACK server."""
 
     def __init__(self, lab: Lab, name: str, *, send_to: str | None = None,
-                 recv_from: str | None = None):
+                 recv_from: str | None = None, host: meshlab.Host | None = None,
+                 verbose: bool = False):
         self.name = name
-        argv = [meshlab.midiprobe(), "--name", name, "--quiet", "--timeout", "300"]
+        argv = [meshlab.midiprobe(), "--name", name, "--timeout", "300"]
+        if not verbose:
+            argv.append("--quiet")
         if send_to:
             argv += ["--send-to", send_to]
         if recv_from:
             argv += ["--recv-from", recv_from]
+        env = None
+        if host:
+            argv = host.wrap(argv)
+            env = {**os.environ, **host.env}
         self.stderr_path = lab.dir / f"{name}.stderr.log"
         self._stderr = open(self.stderr_path, "wb")
+        # Unbuffered bytes, split into lines here: a buffered reader could hold lines that
+        # select() no longer reports, and each line gets the time it was read.
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self._stderr, text=True, bufsize=1,
+                                     stderr=self._stderr, bufsize=0, env=env,
                                      preexec_fn=meshlab._child_setup(os.getpid()))
         lab.at_close(self.close)
         self._selector = selectors.DefaultSelector()
         self._selector.register(self.proc.stdout, selectors.EVENT_READ)
+        self._buffer = b""
+        self._eof = False
+        self.recv_log: list[tuple[float, bytes]] = []  # (time.monotonic(), message), verbose
         self.ready = self._read_line(r"^ready ", 20)
 
     def close(self) -> None:
         if self.proc.poll() is None:
             try:
-                self.proc.stdin.write("quit\n")
-                self.proc.stdin.flush()
+                self.proc.stdin.write(b"quit\n")
                 self.proc.wait(5)
             except (BrokenPipeError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait()
         self._stderr.close()
 
+    def kill(self) -> None:
+        """End it now (SIGKILL), e.g. in the middle of a burst."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def _next_line(self, deadline: float) -> tuple[float, str] | None:
+        """The next line of output with the time it was read, or None at the deadline."""
+        while b"\n" not in self._buffer:
+            if self._eof:
+                return None
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._selector.select(left):
+                return None
+            data = os.read(self.proc.stdout.fileno(), 65536)
+            if not data:
+                self._eof = True
+                continue
+            self._buffer += data
+            self._read_at = time.monotonic()
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        text = line.decode("utf-8", errors="replace")
+        if text.startswith("recv "):
+            self.recv_log.append((self._read_at, bytes.fromhex(text[5:])))
+        return self._read_at, text
+
     def _read_line(self, pattern: str, timeout: float) -> re.Match[str]:
         deadline = time.monotonic() + timeout
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not self._selector.select(left):
+            got = self._next_line(deadline)
+            if got is None:
+                if self._eof:
+                    fail(f"{self.name} exited (code {self.proc.wait()}); "
+                         f"stderr: {self.stderr_path.read_text()[-2000:]}")
                 fail(f"{self.name}: no reply matching /{pattern}/ within {timeout:g} s; "
                      f"stderr: {self.stderr_path.read_text()[-2000:]}")
-            line = self.proc.stdout.readline()
-            if not line:
-                fail(f"{self.name} exited (code {self.proc.wait()}); "
-                     f"stderr: {self.stderr_path.read_text()[-2000:]}")
+            line = got[1]
             if m := re.search(pattern, line):
                 return m
             if line.startswith("error"):
                 fail(f"{self.name}: {line.strip()}")
 
+    def next_recv(self, deadline: float) -> tuple[float, bytes] | None:
+        """(verbose probes) The next message received, with the time its line was read, or
+        None at `deadline` (time.monotonic()). Messages are also kept in recv_log."""
+        while True:
+            got = self._next_line(deadline)
+            if got is None:
+                return None
+            if got[1].startswith("recv "):
+                return self.recv_log[-1]
+
+    def start_burst(self, count: int, channel: int, rate: int) -> float:
+        """Starts a burst and returns at once, with the time the command was written: message
+        i leaves no earlier than that time + i / rate. The probe answers no other command until
+        the burst is over (finish_burst) or it is killed."""
+        sent_at = time.monotonic()
+        self.proc.stdin.write(f"burst {count} {channel} {rate}\n".encode())
+        return sent_at
+
+    def finish_burst(self, timeout: float) -> None:
+        self._read_line(r"^burst ", timeout)
+
     def command(self, line: str, reply: str, timeout: float = 30) -> re.Match[str]:
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
+        self.proc.stdin.write((line + "\n").encode())
         return self._read_line(reply, timeout)
 
     def send(self, message: bytes) -> None:

@@ -193,3 +193,25 @@ TEST_CASE("unknown message types still decode, so receivers can skip them") {
   REQUIRE(got);
   CHECK(got.envelope->type == 200);
 }
+
+TEST_CASE("telemetry payloads round-trip") {
+  Status status;
+  status.name = "keys";
+  status.host = "laptop";
+  status.role = "node";
+  status.hub = "0123456789abcdef";
+  status.term = 3;
+  status.uptime_ms = 12'345;
+  status.midi_in = 10;
+  status.midi_out = 20;
+  status.lost = 2;
+  status.rtt_us = 250;
+  status.offset_us = -40;
+  status.peers = 4;
+  CHECK(decode_status(encode_payload(status)) == status);
+  const Ping ping{"0123456789abcdef", 99};
+  CHECK(decode_ping(encode_payload(ping)) == ping);
+  const Pong pong{"fedcba9876543210", 99, 120};
+  CHECK(decode_pong(encode_payload(pong)) == pong);
+  CHECK_FALSE(decode_status(encode_payload(ping)));
+}

@@ -45,3 +45,10 @@ TEST_CASE("garbage, other versions and oversized frames are refused with their r
   CHECK(hub::check_message(2, topic(id), Bytes(wire::max_frame_size + 1, 0x90)) ==
         hub::Verdict::too_large);
 }
+
+TEST_CASE("status reports go to the monitor port, not to the nodes") {
+  wire::Envelope e;
+  e.type = static_cast<std::uint8_t>(wire::MessageType::status);
+  e.sender = id;
+  CHECK(hub::check_message(2, topic(id), wire::encode(e)) == hub::Verdict::to_monitors);
+}
