@@ -76,8 +76,7 @@ Hub::Hub(zmq::context_t& context, const HubConfig& config)
 }
 
 void Hub::bind_ports() {
-  const auto bind_at = [this](std::uint16_t base) {
-    publish_endpoint_ = bind_tcp(xsub_, config_.bind_address, base);
+  const auto bind_rest = [this](std::uint16_t base) {
     subscribe_endpoint_ =
         bind_tcp(xpub_, config_.bind_address, static_cast<std::uint16_t>(base + 1));
     monitor_endpoint_ =
@@ -85,27 +84,26 @@ void Hub::bind_ports() {
     port_ = base;
   };
   if (config_.port) {
-    bind_at(config_.port);
+    publish_endpoint_ = bind_tcp(xsub_, config_.bind_address, config_.port);
+    bind_rest(config_.port);
     return;
   }
-  // Any three free ports in a row: the protocol puts them at base, base + 1 and base + 2.
+  // Any three free ports in a row: the protocol puts them at base, base + 1 and base + 2. The
+  // system picks the base; unbinding is asynchronous in ZeroMQ, so a pair that fails is left
+  // behind for another base rather than reused at once.
   for (int attempt = 0; attempt < 32; ++attempt) {
-    const std::string probe = bind_tcp(xsub_, config_.bind_address, 0);
-    const auto base = std::stoi(probe.substr(probe.rfind(':') + 1));
-    xsub_.unbind(probe);
-    if (base > 65533) continue;
+    publish_endpoint_ = bind_tcp(xsub_, config_.bind_address, 0);
+    const auto base = std::stoi(publish_endpoint_.substr(publish_endpoint_.rfind(':') + 1));
     try {
-      bind_at(static_cast<std::uint16_t>(base));
-      return;
-    } catch (const HubError&) {
-      // One of them was taken meanwhile: undo what was bound and try elsewhere.
-      for (auto [socket, endpoint] :
-           {std::pair{&xsub_, &publish_endpoint_}, std::pair{&xpub_, &subscribe_endpoint_}}) {
-        if (endpoint->empty()) continue;
-        socket->unbind(*endpoint);
-        endpoint->clear();
+      if (base <= 65533) {
+        bind_rest(static_cast<std::uint16_t>(base));
+        return;
       }
+    } catch (const HubError&) {
+      if (!subscribe_endpoint_.empty()) xpub_.unbind(subscribe_endpoint_);
+      subscribe_endpoint_.clear();
     }
+    xsub_.unbind(publish_endpoint_);
   }
   throw HubError("found no three free ports in a row to listen on");
 }
