@@ -232,8 +232,7 @@ void Node::on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t no
   }
   if (election_) {
     election_->peer_seen(peer_state(peer.id, *hello), now_us);
-    if (hello->hub_port && !directory_.contains(peer.id) && !hello->name.empty())
-      directory_[peer.id].port = hello->hub_port; // its address comes from discovery
+    if (hello->hub_port) directory_[peer.id].port = hello->hub_port; // hosts: from discovery
   }
   if (peer.id == target_ && !heard_target_) {
     heard_target_ = true;

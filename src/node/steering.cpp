@@ -60,8 +60,8 @@ void Node::start_roles(std::uint64_t now_us) {
   election_.emplace(self, now_us, config_.election_timing);
   if (config_.discovery) {
 #ifdef MIDIMESH_HAVE_DNS_SD
+    // It logs for itself once it browses, or what is missing when it cannot.
     discovery_ = discovery::make_dns_sd_discovery(*this, config_.mesh, hub_->port());
-    log::info(component, "{}", discovery_->describe());
 #else
     log::warn(component, "this midimesh was built without mDNS: other nodes cannot find it; "
                          "join them with --connect HOST");
@@ -198,8 +198,8 @@ wire::Hello Node::hello() const {
   h.eligible = config_.eligible && config_.mode != Mode::connect;
   h.forced = config_.mode == Mode::hub;
   h.hub = target_;
-  h.term = election_ ? std::max(term_, election_->highest_term()) : term_;
-  if (is_hub() || !target_.empty()) h.term = term_;
+  // With no hub yet, the highest term seen: the next election must move past it.
+  h.term = target_.empty() && election_ ? election_->highest_term() : term_;
   h.hub_port = hub_ ? hub_->port() : 0;
   return h;
 }
