@@ -13,6 +13,15 @@ MeshLink::MeshLink(zmq::context_t& context, std::string node_id)
 
 void MeshLink::connect(const std::string& publish_endpoint, const std::string& subscribe_endpoint) {
   disconnect(0);
+  // Replay first, in order, then whatever was held meanwhile; both bounded by max_held.
+  while (!recent_.empty() && held_.size() < max_held &&
+         held_bytes_ + recent_.back().bytes.size() <= max_held_bytes) {
+    held_bytes_ += recent_.back().bytes.size();
+    held_.push_front(std::move(recent_.back()));
+    recent_.pop_back();
+  }
+  recent_.clear();
+  recent_bytes_ = 0;
   publisher_ = zmq::socket_t(context_, zmq::socket_type::xpub);
   subscriber_ = zmq::socket_t(context_, zmq::socket_type::sub);
   wire::apply_common_options(publisher_);
@@ -38,10 +47,15 @@ void MeshLink::disconnect(int linger_ms) {
 
 MeshLink::Published MeshLink::publish(wire::MessageType type, std::span<const std::uint8_t> payload,
                                       std::uint64_t time_us) {
-  if (!publisher_) return Published::dropped;
-  std::vector<std::uint8_t> frame = wire::encode(type, id_, next_seq_++, time_us, payload);
-  if (ready_) return send(frame) ? Published::sent : Published::dropped;
-  if (held_.size() >= max_held) return Published::dropped;
+  Frame frame{time_us, wire::encode(type, id_, next_seq_++, time_us, payload)};
+  if (ready_) {
+    if (!send(frame.bytes)) return Published::dropped;
+    remember(std::move(frame));
+    return Published::sent;
+  }
+  if (held_.size() >= max_held || held_bytes_ + frame.bytes.size() > max_held_bytes)
+    return Published::dropped;
+  held_bytes_ += frame.bytes.size();
   held_.push_back(std::move(frame));
   return Published::held;
 }
@@ -60,9 +74,22 @@ void MeshLink::on_publisher_readable() {
     ready_ = message.data<std::uint8_t>()[0] == 1;
   }
   while (ready_ && !held_.empty()) {
-    if (!send(held_.front())) break;
+    if (!send(held_.front().bytes)) break;
+    held_bytes_ -= held_.front().bytes.size();
+    remember(std::move(held_.front()));
     held_.pop_front();
   }
+}
+
+void MeshLink::remember(Frame frame) {
+  while (!recent_.empty() &&
+         (recent_.size() >= max_held || recent_bytes_ + frame.bytes.size() > max_held_bytes ||
+          recent_.front().time_us + replay_window_us < frame.time_us)) {
+    recent_bytes_ -= recent_.front().bytes.size();
+    recent_.pop_front();
+  }
+  recent_bytes_ += frame.bytes.size();
+  recent_.push_back(std::move(frame));
 }
 
 bool MeshLink::send(const std::vector<std::uint8_t>& frame) {

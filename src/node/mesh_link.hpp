@@ -6,6 +6,10 @@
 // Why XPUB and not PUB: a publisher silently drops what it is given until the hub's XSUB has
 // subscribed over a fresh connection. An XPUB sees that subscription arrive, so messages
 // published before it are held (bounded) and sent the moment the path is open.
+//
+// What went out in the last second is kept, and sent again first when the link moves to
+// another hub: what a dead hub swallowed before anyone noticed reaches the others after all,
+// and receivers drop what they already had by its sequence number.
 
 #include "wire/envelope.hpp"
 
@@ -42,7 +46,9 @@ public:
   // The hub has subscribed: what is published now goes out at once.
   bool ready() const noexcept { return ready_; }
 
-  static constexpr std::size_t max_held = 4096;
+  static constexpr std::size_t max_held = 4096;          // messages, held or kept for replay
+  static constexpr std::size_t max_held_bytes = 4 << 20; // and bytes: SysEx can be large
+  static constexpr std::uint64_t replay_window_us = 1'000'000;
 
   zmq::socket_t& publisher() noexcept { return publisher_; }
   zmq::socket_t& subscriber() noexcept { return subscriber_; }
@@ -56,7 +62,14 @@ private:
 
   std::uint64_t next_seq_ = 0;
   bool ready_ = false;
-  std::deque<std::vector<std::uint8_t>> held_;
+  struct Frame {
+    std::uint64_t time_us; // when it was published
+    std::vector<std::uint8_t> bytes;
+  };
+  void remember(Frame frame);
+  std::deque<Frame> held_;   // published before the hub subscribed
+  std::deque<Frame> recent_; // sent lately, for the next hub (numbered messages only)
+  std::size_t held_bytes_ = 0, recent_bytes_ = 0;
   zmq::socket_t publisher_;
   zmq::socket_t subscriber_;
 };
