@@ -242,6 +242,7 @@ void Node::on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t no
     heard_target_ = true;
     check_joined();
   }
+  if (config_.mode == Mode::connect && peer.id == target_) term_ = hello->term;
   if (election_) steer(now_us);
 }
 

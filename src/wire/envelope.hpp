@@ -49,7 +49,7 @@ struct Hello {
   bool operator==(const Hello&) const = default;
 };
 
-// A node's report, about once a second (section 2 of PROTOCOL.md lists the keys).
+// A node's report, about once a second (section 5 of PROTOCOL.md lists the keys).
 struct Status {
   std::string name, host, program, mesh, role, hub;
   std::uint32_t protocol = protocol_version;
