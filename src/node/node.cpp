@@ -45,15 +45,6 @@ Node::Node(NodeConfig config)
   now_us_ = steady_us();
   started_us_ = now_us_;
   log::info(component, "midimesh {} node \"{}\" id {}", MIDIMESH_VERSION, config_.name, link_.id());
-  if (config_.mode == Mode::connect) {
-    const std::string pub = wire::publish_endpoint(config_.hub_address);
-    const std::string sub = wire::subscribe_endpoint(config_.hub_address);
-    log::info(component, "joining the hub at {} (publish {}, subscribe {})",
-              config_.hub_address.host, pub, sub);
-    link_.connect(pub, sub);
-  } else {
-    start_roles(steady_us());
-  }
   if (config_.midi) {
     try {
       config_.midi_config.log = [](const std::string& line) { log::warn("midi", "{}", line); };
@@ -67,6 +58,17 @@ Node::Node(NodeConfig config)
     }
   } else {
     log::info("midi", "MIDI ports disabled (--no-midi)");
+  }
+  // Only now: opening MIDI can take seconds (a JACK server), and the election's startup grace
+  // must not run out while this node cannot even browse yet.
+  if (config_.mode == Mode::connect) {
+    const std::string pub = wire::publish_endpoint(config_.hub_address);
+    const std::string sub = wire::subscribe_endpoint(config_.hub_address);
+    log::info(component, "joining the hub at {} (publish {}, subscribe {})",
+              config_.hub_address.host, pub, sub);
+    link_.connect(pub, sub);
+  } else {
+    start_roles(steady_us());
   }
 }
 

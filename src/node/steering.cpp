@@ -245,8 +245,9 @@ void Node::node_seen(const discovery::SeenNode& node) {
 
 void Node::node_gone(const std::string& id) {
   // A clean exit withdraws the service about a second after the goodbye on the mesh, which has
-  // already been handled; for a node the mesh never heard, this is the only news.
-  directory_.erase(id);
+  // already been handled; for a node the mesh never heard, this is the only news. Its address
+  // stays in the directory: mDNS caches disagree after restarts (a node's old record can
+  // outlive its new one), and the mesh, not mDNS, says who is alive.
   if (!peers_.find(id) && election_) election_->peer_lost(id, now_us_);
 }
 

@@ -53,7 +53,7 @@ class Mesh:
                                       recv_from="midimesh-out", host=host, verbose=True)
 
     def replace_probe(self, name: str) -> None:
-        self.probes[name].kill()
+        self.probes[name].stop()
         self.generation += 1
         self.probes[name] = Probe(self.lab, f"p{name}-{self.generation}", send_to="midimesh-in",
                                   recv_from="midimesh-out", host=self.hosts[name], verbose=True)
@@ -175,6 +175,15 @@ def scenario_kill() -> None:
                              f"(no {NOTE_OFF.hex()} on its output)\n{mesh.nodes[r].tail()}")
         survivors = others
         new_hub = mesh.wait_one_hub(survivors, 5, "kill: after the hub's death")
+        # Released for good: nothing after the note-off sounds the note again (a replay of
+        # what went to the old hub must not bring the note-on back after its release).
+        for r in receivers:
+            probe = mesh.probes[r]
+            probe.next_recv(time.monotonic() + 1.5)  # a moment for late arrivals
+            notes = [m for _, m in probe.recv_log if m[:2] in (NOTE_ON[:2], NOTE_OFF[:2])]
+            if notes[-1:] != [NOTE_OFF]:
+                fail(f"kill: at {r} the held note sounds again after its release: note messages "
+                     f"after the hub's death, in order: {[m.hex() for m in notes]}")
         print(f"kill: new hub {new_hub}; the held note was released at {receivers}", flush=True)
         # MIDI flows between the survivors in every direction, through the new hub.
         for s in survivors:

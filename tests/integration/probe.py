@@ -72,10 +72,15 @@ class Probe:
                 self.proc.wait()
         self._stderr.close()
 
-    def kill(self) -> None:
-        """End it now (SIGKILL), e.g. in the middle of a burst."""
+    def stop(self) -> None:
+        """End it now, even in the middle of a burst: SIGTERM (it closes its JACK clients;
+        after SIGKILL, JACK would wait for the dead ones, delaying new clients by seconds)."""
         if self.proc.poll() is None:
-            self.proc.kill()
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
         self.proc.wait()
 
     def _next_line(self, deadline: float) -> tuple[float, str] | None:

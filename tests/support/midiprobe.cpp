@@ -27,7 +27,9 @@
 //   quit              -> exit 0
 // Unknown or malformed commands answer "error ...". Received messages are printed as "recv HEX"
 // lines, in arrival order, unless quiet. Exits 0 on quit or end of stdin (after a running
-// burst), 3 after --timeout seconds (default 60), 2 on bad usage or a port that never appeared.
+// burst) or SIGTERM (even in a burst; its JACK clients closed, so JACK has no dead client to wait
+// for, as it would after SIGKILL), 3 after --timeout seconds (default 60), 2 on bad usage or a
+// port that never appeared.
 
 #include "midi/spsc_queue.hpp"
 
@@ -36,6 +38,7 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -53,7 +56,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using Bytes = std::vector<std::uint8_t>;
 constexpr std::uint8_t poly_pressure = 0xA0;
-constexpr unsigned max_burst = 1u << 14; // the counter travels in two 7-bit data bytes
+constexpr unsigned max_burst = 1u << 14;   // the counter travels in two 7-bit data bytes
+volatile std::sig_atomic_t terminated = 0; // SIGTERM: leave the main loop, close the ports
 
 struct Options {
   std::string name = "midiprobe";
@@ -376,6 +380,7 @@ int Probe::run() {
   std::string pending;
   bool stdin_open = true;
   while (Clock::now() < give_up) {
+    if (terminated) return 0;
     drain_input();
     if (!progress()) {
     } else if (auto end = pending.find('\n'); end != std::string::npos) {
@@ -411,6 +416,7 @@ int Probe::run() {
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  std::signal(SIGTERM, [](int) { terminated = 1; });
   Options options;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
