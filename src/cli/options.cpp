@@ -53,9 +53,10 @@ Parsed parse(int argc, char** argv) {
   app.add_option("--name", config.name, "Name the others see (default: host name)")
       ->type_name("NAME");
   app.add_option("--midi-api", config.midi_config.api,
-                 "MIDI backend (default: ALSA, then JACK on Linux)")
+                 "MIDI backend (default: ALSA, then JACK on Linux; socket: tests and "
+                 "benchmarks only, with --port-name PATH)")
       ->type_name("API")
-      ->check(CLI::IsMember({"", "alsa", "jack", "core", "winmm"}));
+      ->check(CLI::IsMember({"", "alsa", "jack", "core", "winmm", "socket"}));
   app.add_option("--midi-in", config.midi_config.input_name,
                  "Use the existing input port matching NAME (e.g. loopMIDI)")
       ->type_name("NAME");

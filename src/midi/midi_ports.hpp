@@ -20,7 +20,9 @@ struct MidiError : std::runtime_error {
 };
 
 struct MidiConfig {
-  std::string api;         // "", "alsa", "jack", "core", "winmm": "" tries the platform's order
+  // "", "alsa", "jack", "core", "winmm", or "socket" (tests and benchmarks only, never tried by
+  // default: socket_ports.hpp): "" tries the platform's order
+  std::string api;
   std::string input_name;  // "" = create a virtual input; else open an existing port by (sub)name
   std::string output_name; // "" = create a virtual output; else open an existing port by (sub)name
   std::string port_name = "midimesh"; // name of the virtual ports (and backend client)

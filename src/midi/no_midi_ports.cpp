@@ -1,9 +1,11 @@
 // The MIDI backend of a build without RtMidi (meson -Dmidi=disabled): a headless hub.
 #include "midi/midi_ports.hpp"
+#include "midi/socket_ports.hpp"
 
 namespace midimesh::midi {
 
-std::unique_ptr<MidiPorts> open_midi_ports(const MidiConfig&) {
+std::unique_ptr<MidiPorts> open_midi_ports(const MidiConfig& config) {
+  if (config.api == socket_api_name) return open_socket_ports(config);
   throw MidiError("this midimesh was built without MIDI support (meson -Dmidi=disabled)");
 }
 

@@ -3,6 +3,7 @@
 // RtMidi is told to report errors to us instead of printing them, and libjack likewise.
 
 #include "midi/midi_ports.hpp"
+#include "midi/socket_ports.hpp"
 #include "midi/spsc_queue.hpp"
 
 #include <RtMidi.h>
@@ -399,6 +400,8 @@ std::string what_to_do(const std::vector<RtMidi::Api>& apis) {
 std::unique_ptr<MidiPorts> open_midi_ports(const MidiConfig& config) {
   if (config.port_name.empty() || config.port_name.find(':') != std::string::npos)
     throw MidiError("invalid MIDI port name '" + config.port_name + "': non-empty, without ':'");
+  // Only when asked for by name: it is for tests and benchmarks, not for music software.
+  if (config.api == socket_api_name) return open_socket_ports(config);
   const auto apis = apis_to_try(config.api);
   std::vector<std::string> failures;
   for (const auto api : apis) {
@@ -419,6 +422,11 @@ std::unique_ptr<MidiPorts> open_midi_ports(const MidiConfig& config) {
 }
 
 bool list_midi_ports(const std::string& api, std::ostream& out) {
+  if (api == socket_api_name) {
+    out << "socket (testing only): no ports to list; --port-name PATH binds ipc://PATH-in and "
+           "ipc://PATH-out\n";
+    return true;
+  }
   std::vector<RtMidi::Api> apis;
   try {
     apis = apis_to_try(api);

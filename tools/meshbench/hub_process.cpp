@@ -40,17 +40,20 @@ std::uint16_t try_bind(std::uint16_t port, int& fd) {
 
 } // namespace
 
-HubProcess::HubProcess(const std::string& midimesh, std::uint16_t port,
-                       const std::string& log_path) {
+HubProcess::HubProcess(const std::string& midimesh, std::uint16_t port, const std::string& log_path)
+    : ChildProcess(
+          {midimesh, "--hub", "--no-midi", "--bind", "127.0.0.1", "--port", std::to_string(port)},
+          log_path) {}
+
+ChildProcess::ChildProcess(std::vector<std::string> args, const std::string& log_path,
+                           bool append) {
   // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
-  const std::string port_text = std::to_string(port);
-  std::vector<std::string> args = {midimesh,    "--hub",  "--no-midi", "--bind",
-                                   "127.0.0.1", "--port", port_text};
   std::vector<char*> argv;
   for (auto& a : args)
     argv.push_back(a.data());
   argv.push_back(nullptr);
-  const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int log_fd = ::open(log_path.c_str(),
+                            O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0644);
   if (log_fd < 0)
     throw HubProcessError(
         fmt::format("cannot write the hub log {}: {}", log_path, std::strerror(errno)));
@@ -71,11 +74,11 @@ HubProcess::HubProcess(const std::string& midimesh, std::uint16_t port,
   ::close(log_fd);
 }
 
-HubProcess::~HubProcess() {
+ChildProcess::~ChildProcess() {
   (void)stop();
 }
 
-bool HubProcess::running() noexcept {
+bool ChildProcess::running() noexcept {
   if (pid_ <= 0) return false;
   if (::waitpid(pid_, &status_, WNOHANG) == pid_) {
     pid_ = -1;
@@ -84,7 +87,11 @@ bool HubProcess::running() noexcept {
   return true;
 }
 
-std::string HubProcess::stop(int wait_ms) noexcept {
+void ChildProcess::terminate() noexcept {
+  if (running()) ::kill(pid_, SIGTERM);
+}
+
+std::string ChildProcess::stop(int wait_ms) noexcept {
   if (!running()) return describe_status(status_);
   ::kill(pid_, SIGTERM);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);

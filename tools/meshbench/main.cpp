@@ -3,11 +3,16 @@
 // with in-process clients, prints a table and optionally writes JSON.
 
 #include "hub_process.hpp"
+#include "node_fleet.hpp"
+#include "node_scenarios.hpp"
+#include "proc_stats.hpp"
 #include "report.hpp"
 #include "scenarios.hpp"
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
 #include <thread>
@@ -29,10 +34,82 @@ struct Options {
   int io_threads = 2;
   bool quick = false;
   bool skip_baseline = false;
-  std::string only; // "", "throughput" or "latency"
+  std::string only; // "", "throughput", "latency" or "nodes"
   std::string json;
   std::string hub_log;
+  // Through real node processes.
+  std::vector<std::size_t> node_counts = {2, 8, 32}; // for 1 sender's latency
+  std::size_t fleet = 8;                             // all sending; throughput 1->fleet
+  double node_seconds = 10;
+  std::uint64_t node_messages = 200'000; // throughput: per sender
+  double idle_seconds = 10;
 };
+
+void run_nodes(const Options& o, Report& report) {
+  zmq::context_t context(1);
+  const std::uint16_t port = find_free_port_pair();
+  char dir_template[] = "/tmp/meshbench-XXXXXX";
+  if (!::mkdtemp(dir_template)) throw BenchError("cannot create a directory in /tmp");
+  const std::string dir = dir_template;
+  const std::string node_log = dir + "/nodes.log";
+  const std::string hub_log = o.hub_log + ".nodes";
+  HubProcess hub(o.midimesh, port, hub_log);
+  std::printf("node scenarios: hub pid %d on 127.0.0.1:%u, hub log %s, node log %s\n", hub.pid(),
+              port, hub_log.c_str(), node_log.c_str());
+  std::fflush(stdout);
+  const std::chrono::milliseconds join_limit(15'000);
+  const std::chrono::milliseconds limit(o.quick ? 10'000 : 60'000);
+  auto fleet_of = [&](std::size_t nodes) {
+    FleetConfig config{o.midimesh, port, nodes, dir, node_log};
+    auto fleet = std::make_unique<NodeFleet>(context, config);
+    fleet->probe(join_limit);
+    return fleet;
+  };
+  auto peak = [&](NodeFleet& fleet) {
+    for (std::size_t i = 0; i < fleet.size(); ++i)
+      report.node_peak_rss_kib =
+          std::max(report.node_peak_rss_kib, read_proc(fleet.pid(i)).peak_rss_kib);
+  };
+  for (std::size_t nodes : o.node_counts) {
+    std::printf("latency through %zu nodes, 1 sender...\n", nodes);
+    std::fflush(stdout);
+    auto fleet = fleet_of(nodes);
+    if (nodes == o.fleet) {
+      std::printf("idle for %.1f s...\n", o.idle_seconds);
+      std::fflush(stdout);
+      report.idle = measure_idle(*fleet, hub.pid(), o.idle_seconds);
+    }
+    report.node_latency.push_back(
+        run_node_latency(*fleet, fmt::format("1 of {}", nodes), 1, o.rate, o.node_seconds));
+    if (nodes == o.fleet) {
+      std::printf("latency through %zu nodes, all sending...\n", nodes);
+      std::fflush(stdout);
+      report.node_latency.push_back(
+          run_node_latency(*fleet, fmt::format("all {}", nodes), nodes, o.rate, o.node_seconds));
+      std::printf("throughput %zu<->%zu nodes...\n", nodes, nodes);
+      std::fflush(stdout);
+      report.node_throughput.push_back(run_node_throughput(
+          *fleet, hub.pid(), fmt::format("{}<->{}", nodes, nodes), nodes,
+          std::max<std::uint64_t>(1, o.node_messages / nodes), o.window, limit));
+    }
+    peak(*fleet);
+  }
+  {
+    std::printf("throughput 1->%zu nodes...\n", o.fleet);
+    std::fflush(stdout);
+    auto fleet = fleet_of(o.fleet + 1);
+    report.node_throughput.push_back(run_node_throughput(
+        *fleet, hub.pid(), fmt::format("1->{}", o.fleet), 1, o.node_messages, o.window, limit));
+    peak(*fleet);
+  }
+  report.hub_peak_rss_kib = read_proc(hub.pid()).peak_rss_kib;
+  report.node_hub_exit = hub.stop();
+  std::printf("tcp echo baseline...\n");
+  std::fflush(stdout);
+  report.tcp_echo_rtt = run_tcp_echo(o.rate, o.node_seconds);
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored); // the sockets and node log: kept when a run failed
+}
 
 std::string joined(int argc, char** argv) {
   std::string text;
@@ -126,11 +203,28 @@ int main(int argc, char** argv) {
   app.add_option("--io-threads", o.io_threads, "ZeroMQ I/O threads of the clients")
       ->check(CLI::Range(1, 16))
       ->capture_default_str();
-  auto* quick =
-      app.add_flag("--quick", o.quick, "Short run (under 30 s): 100,000 messages, 3 s of latency");
+  auto* quick = app.add_flag("--quick", o.quick,
+                             "Short run (under a minute): 100,000 messages, 2 s of latency, "
+                             "20,000 through real nodes");
   app.add_flag("--skip-baseline", o.skip_baseline, "Measure the hub only");
   app.add_option("--only", o.only, "Run one measurement only")
-      ->check(CLI::IsMember({"throughput", "latency"}));
+      ->check(CLI::IsMember({"throughput", "latency", "nodes"}));
+  app.add_option("--nodes", o.node_counts, "Real nodes: how many for 1 sender's latency")
+      ->check(CLI::Range(2, 127))
+      ->capture_default_str();
+  app.add_option("--fleet", o.fleet, "Real nodes: the count that all send at once (and 1->N)")
+      ->check(CLI::Range(2, 126))
+      ->capture_default_str();
+  app.add_option("--node-seconds", o.node_seconds, "Real nodes: how long each latency run sends")
+      ->check(CLI::Range(0.1, 600.0))
+      ->capture_default_str();
+  app.add_option("--node-messages", o.node_messages,
+                 "Real nodes: throughput messages (1->N: all from one; N<->N: split)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--idle-seconds", o.idle_seconds, "Real nodes: idle CPU window")
+      ->check(CLI::Range(0.5, 600.0))
+      ->capture_default_str();
   app.add_option("--json", o.json, "Also write the results as JSON to FILE")->type_name("FILE");
   app.add_option("--hub-log", o.hub_log, "Where the hub's output goes")->type_name("FILE");
   try {
@@ -140,8 +234,13 @@ int main(int argc, char** argv) {
   }
   if (*quick) {
     if (app.count("--messages") == 0) o.messages = 100'000;
-    if (app.count("--seconds") == 0) o.seconds = 3;
+    if (app.count("--seconds") == 0) o.seconds = 2;
+    if (app.count("--node-seconds") == 0) o.node_seconds = 2;
+    if (app.count("--node-messages") == 0) o.node_messages = 20'000;
+    if (app.count("--idle-seconds") == 0) o.idle_seconds = 3;
   }
+  if (std::find(o.node_counts.begin(), o.node_counts.end(), o.fleet) == o.node_counts.end())
+    o.node_counts.push_back(o.fleet); // its idle and all-sending runs need it
   if (o.hub_log.empty()) o.hub_log = fmt::format("/tmp/meshbench-hub-{}.log", ::getpid());
 
   Report report;
@@ -152,7 +251,8 @@ int main(int argc, char** argv) {
   report.batch = o.batch;
   int status = 0;
   try {
-    run(o, report); // the hub is stopped by then, whatever happened
+    if (o.only != "nodes") run(o, report); // the hub is stopped by then, whatever happened
+    if (o.only.empty() || o.only == "nodes") run_nodes(o, report);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "meshbench: %s (hub log: %s)\n", e.what(), o.hub_log.c_str());
     status = 1;

@@ -60,6 +60,17 @@ std::optional<double> latency_ratio(const Report& report, double LatencySummary:
   return hub->latency.*field / direct->latency.*field;
 }
 
+std::optional<double> node_latency_ratio(const Report& report) {
+  const NodeLatencyResult* node = nullptr;
+  for (const auto& r : report.node_latency)
+    if (r.senders == 1 && r.nodes == 8) node = &r;
+  const LatencyResult* direct = nullptr;
+  for (const auto& r : report.latency)
+    if (r.topology == "direct") direct = &r;
+  if (!node || !direct || direct->latency.p99_us <= 0) return std::nullopt;
+  return node->latency.p99_us / direct->latency.p99_us;
+}
+
 std::string format_table(const Report& report) {
   std::string out = fmt::format(
       "meshbench: {} (hub pid {}, {}) vs direct ZeroMQ PUB->SUB, tcp 127.0.0.1, {} cores shared\n",
@@ -95,6 +106,49 @@ std::string format_table(const Report& report) {
                          r.topology, r.sent, r.delivered, r.drops, r.latency.p50_us,
                          r.latency.p99_us, r.latency.p999_us, r.latency.max_us, r.latency.mean_us);
   }
+  if (!report.node_latency.empty()) {
+    out += "\nReal node processes (--midi-api socket), one-way from the sending node taking a "
+           "message in to another node playing it out, microseconds\n";
+    out += fmt::format("{:<14} {:>5} {:>4} {:>7} {:>7} {:>9} {:>6} {:>6} {:>6} {:>6} {:>7} {:>7}\n",
+                       "scenario", "nodes", "send", "rate/s", "sent", "delivered", "drops", "p50",
+                       "p99", "p99.9", "max", "mean");
+    for (const auto& r : report.node_latency)
+      out += fmt::format(
+          "{:<14} {:>5} {:>4} {:>7.0f} {:>7} {:>9} {:>6} {:>6.0f} {:>6.0f} {:>6.0f} {:>7.0f} "
+          "{:>7.1f}\n",
+          r.label, r.nodes, r.senders, r.rate_hz, r.sent, r.delivered, r.drops, r.latency.p50_us,
+          r.latency.p99_us, r.latency.p999_us, r.latency.max_us, r.latency.mean_us);
+  }
+  if (!report.node_throughput.empty()) {
+    out += "\nReal node processes, throughput (19-byte SysEx); CPU ms per 1,000 messages\n";
+    out += fmt::format("{:<10} {:>5} {:>4} {:>4} {:>9} {:>10} {:>8} {:>7} {:>11} {:>6} {:>6} "
+                       "{:>6}\n",
+                       "scenario", "nodes", "send", "recv", "sent", "delivered", "drops", "secs",
+                       "deliv/s", "hub", "sender", "recvr");
+    for (const auto& r : report.node_throughput)
+      out += fmt::format("{:<10} {:>5} {:>4} {:>4} {:>9} {:>10} {:>8} {:>7.2f} {:>11.0f} {:>6.2f} "
+                         "{:>6.2f} {:>6.2f}{}\n",
+                         r.label, r.nodes, r.senders, r.receivers, r.sent, r.delivered, r.drops,
+                         r.seconds, r.delivered_per_s, r.hub_ms_per_1000, r.sender_ms_per_1000,
+                         r.receiver_ms_per_1000, r.timed_out ? "  (time limit hit)" : "");
+  }
+  if (report.idle)
+    out += fmt::format("\nIdle over {:.1f} s with {} nodes joined: busiest node {:.3f}% CPU, hub "
+                       "{:.3f}%\n",
+                       report.idle->seconds, report.idle->nodes, report.idle->node_cpu_percent,
+                       report.idle->hub_cpu_percent);
+  if (report.hub_peak_rss_kib || report.node_peak_rss_kib)
+    out += fmt::format("Peak RSS (VmHWM): hub {:.1f} MiB, largest node {:.1f} MiB\n",
+                       report.hub_peak_rss_kib / 1024.0, report.node_peak_rss_kib / 1024.0);
+  if (report.tcp_echo_rtt) {
+    const auto& t = *report.tcp_echo_rtt;
+    out += fmt::format("TCP echo on 127.0.0.1 (19 bytes, paced): round trip p50 {:.0f} p99 {:.0f} "
+                       "p99.9 {:.0f} max {:.0f} us ({} samples); one way ~ half\n",
+                       t.p50_us, t.p99_us, t.p999_us, t.max_us, t.count);
+  }
+  if (const auto ratio = node_latency_ratio(report))
+    out +=
+        fmt::format("Node p99 (1 sender, 8 nodes) / direct ZeroMQ PUB->SUB p99: {:.2f}\n", *ratio);
   out += "\nHub / baseline:";
   std::vector<std::string> labels;
   for (const auto& r : report.throughput)
@@ -142,7 +196,47 @@ std::string format_json(const Report& report) {
                        r.latency.count, r.latency.p50_us, r.latency.p99_us, r.latency.p999_us,
                        r.latency.max_us, r.latency.mean_us);
   }
-  out += "\n  ],\n  \"hub_over_baseline\": {";
+  out += "\n  ],\n  \"node_latency\": [";
+  for (std::size_t i = 0; i < report.node_latency.size(); ++i) {
+    const auto& r = report.node_latency[i];
+    out += fmt::format("{}\n    {{\"scenario\": {}, \"nodes\": {}, \"senders\": {}, "
+                       "\"rate_hz\": {:.1f}, \"sent\": {}, \"expected\": {}, \"delivered\": {}, "
+                       "\"drops\": {}, \"samples\": {}, \"p50_us\": {}, \"p99_us\": {}, "
+                       "\"p999_us\": {}, \"max_us\": {}, \"mean_us\": {:.2f}}}",
+                       i ? "," : "", json_string(r.label), r.nodes, r.senders, r.rate_hz, r.sent,
+                       r.expected, r.delivered, r.drops, r.latency.count, r.latency.p50_us,
+                       r.latency.p99_us, r.latency.p999_us, r.latency.max_us, r.latency.mean_us);
+  }
+  out += "\n  ],\n  \"node_throughput\": [";
+  for (std::size_t i = 0; i < report.node_throughput.size(); ++i) {
+    const auto& r = report.node_throughput[i];
+    out +=
+        fmt::format("{}\n    {{\"scenario\": {}, \"nodes\": {}, \"senders\": {}, "
+                    "\"receivers\": {}, \"sent\": {}, \"expected\": {}, \"delivered\": {}, "
+                    "\"drops\": {}, \"seconds\": {:.6f}, \"delivered_per_s\": {:.1f}, "
+                    "\"hub_cpu_ms_per_1000\": {:.4f}, \"sender_cpu_ms_per_1000\": {:.4f}, "
+                    "\"receiver_cpu_ms_per_1000\": {:.4f}, \"timed_out\": {}}}",
+                    i ? "," : "", json_string(r.label), r.nodes, r.senders, r.receivers, r.sent,
+                    r.expected, r.delivered, r.drops, r.seconds, r.delivered_per_s,
+                    r.hub_ms_per_1000, r.sender_ms_per_1000, r.receiver_ms_per_1000, r.timed_out);
+  }
+  out += "\n  ],\n";
+  if (report.idle)
+    out += fmt::format("  \"idle\": {{\"seconds\": {:.3f}, \"nodes\": {}, "
+                       "\"node_cpu_percent\": {:.4f}, \"hub_cpu_percent\": {:.4f}}},\n",
+                       report.idle->seconds, report.idle->nodes, report.idle->node_cpu_percent,
+                       report.idle->hub_cpu_percent);
+  out += fmt::format("  \"hub_peak_rss_kib\": {}, \"node_peak_rss_kib\": {},\n",
+                     report.hub_peak_rss_kib, report.node_peak_rss_kib);
+  if (report.tcp_echo_rtt)
+    out += fmt::format("  \"tcp_echo_rtt\": {{\"samples\": {}, \"p50_us\": {}, \"p99_us\": {}, "
+                       "\"p999_us\": {}, \"max_us\": {}}},\n",
+                       report.tcp_echo_rtt->count, report.tcp_echo_rtt->p50_us,
+                       report.tcp_echo_rtt->p99_us, report.tcp_echo_rtt->p999_us,
+                       report.tcp_echo_rtt->max_us);
+  if (const auto ratio = node_latency_ratio(report))
+    out += fmt::format("  \"node_p99_over_direct_p99\": {:.4f},\n", *ratio);
+  out += "  \"hub_over_baseline\": {";
   std::vector<std::string> parts;
   for (const auto& r : report.throughput)
     if (r.topology == "hub")

@@ -1,6 +1,7 @@
 #pragma once
 // What a run found, as a table for people and JSON for scripts. Pure formatting: no sockets.
 
+#include "node_scenarios.hpp"
 #include "scenarios.hpp"
 
 #include <optional>
@@ -18,12 +19,22 @@ struct Report {
   std::uint64_t window = 0, batch = 0;
   std::vector<ThroughputResult> throughput;
   std::vector<LatencyResult> latency;
+  // Through real node processes (socket MIDI backend) and the TCP floor.
+  std::string node_hub_exit;
+  std::vector<NodeLatencyResult> node_latency;
+  std::vector<NodeThroughputResult> node_throughput;
+  std::optional<IdleResult> idle;
+  std::uint64_t hub_peak_rss_kib = 0, node_peak_rss_kib = 0; // VmHWM; nodes: the largest
+  std::optional<LatencySummary> tcp_echo_rtt;
 };
 
 // hub / direct for the scenario `label`: delivered msgs/s for throughput; nullopt if one is
 // missing.
 std::optional<double> throughput_ratio(const Report& report, const std::string& label);
 std::optional<double> latency_ratio(const Report& report, double LatencySummary::*field);
+
+// p99 of 1 sender through 8 real nodes over the direct ZeroMQ PUB->SUB p99.
+std::optional<double> node_latency_ratio(const Report& report);
 
 std::string format_table(const Report& report);
 std::string format_json(const Report& report);

@@ -1,0 +1,201 @@
+#include "node_fleet.hpp"
+
+#include "bench_mesh.hpp"
+#include "receiver.hpp"
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <limits>
+
+namespace meshbench {
+namespace {
+
+// SysEx, non-commercial id: F0 7D kind node seq(4 x 7 bits) time_us(10 x 7 bits) F7.
+constexpr std::uint8_t kind_probe = 1, kind_measured = 2;
+constexpr std::size_t payload_size = 19;
+constexpr int queue_depth = 100'000;
+constexpr auto listen_wait = std::chrono::milliseconds(20);
+constexpr int drain_batch = 4096;
+
+void put7(std::uint8_t* at, std::uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i)
+    at[i] = static_cast<std::uint8_t>((value >> (7 * i)) & 0x7F);
+}
+
+std::uint64_t get7(const std::uint8_t* at, int bytes) {
+  std::uint64_t value = 0;
+  for (int i = 0; i < bytes; ++i)
+    value |= static_cast<std::uint64_t>(at[i] & 0x7F) << (7 * i);
+  return value;
+}
+
+} // namespace
+
+NodeFleet::NodeFleet(zmq::context_t& context, const FleetConfig& config)
+    : played_(config.nodes, 0),
+      heard_(std::make_unique<std::atomic<std::uint64_t>[]>(config.nodes * config.nodes)),
+      probed_(std::make_unique<std::atomic<bool>[]>(config.nodes * config.nodes)) {
+  if (config.nodes > 127) throw BenchError("at most 127 nodes (one 7-bit byte names each)");
+  const std::string hub = fmt::format("127.0.0.1:{}", config.hub_port);
+  for (std::size_t n = 0; n < config.nodes; ++n) {
+    const std::string path = fmt::format("{}/node{}", config.dir, n);
+    nodes_.push_back(std::make_unique<ChildProcess>(
+        std::vector<std::string>{config.midimesh, "--connect", hub, "--midi-api", "socket",
+                                 "--port-name", path, "--name", fmt::format("bench-node{}", n),
+                                 "--log-level", "warning"},
+        config.log_path, true));
+    auto& in = inputs_.emplace_back(context, zmq::socket_type::push);
+    in.set(zmq::sockopt::linger, 0);
+    in.set(zmq::sockopt::sndhwm, queue_depth);
+    in.connect("ipc://" + path + "-in"); // ZeroMQ retries until the node has bound it
+    auto& out = outputs_.emplace_back(context, zmq::socket_type::pull);
+    out.set(zmq::sockopt::linger, 0);
+    out.set(zmq::sockopt::rcvhwm, queue_depth);
+    out.connect("ipc://" + path + "-out");
+  }
+  // The output sockets are handed to the listening thread here and touched by no other after.
+  listener_ = std::thread([this] {
+    try {
+      listen();
+    } catch (const std::exception&) {
+      failed_ = true;
+    }
+  });
+}
+
+NodeFleet::~NodeFleet() {
+  stop_listening();
+  for (auto& node : nodes_)
+    node->terminate(); // all at once, then collect each
+  for (auto& node : nodes_)
+    (void)node->stop();
+}
+
+bool NodeFleet::all_running() noexcept {
+  return std::all_of(nodes_.begin(), nodes_.end(), [](auto& n) { return n->running(); });
+}
+
+void NodeFleet::stop_listening() noexcept {
+  stop_ = true;
+  if (listener_.joinable()) listener_.join();
+}
+
+bool NodeFleet::send(std::size_t node, std::uint8_t kind) {
+  std::uint8_t m[payload_size] = {0xF0, 0x7D, kind, static_cast<std::uint8_t>(node)};
+  put7(m + 4, played_[node], 4);
+  put7(m + 8, steady_us(), 10);
+  m[payload_size - 1] = 0xF7;
+  try {
+    return inputs_[node].send(zmq::buffer(m, sizeof m), zmq::send_flags::dontwait).has_value();
+  } catch (const zmq::error_t&) {
+    return false;
+  }
+}
+
+bool NodeFleet::play(std::size_t node) {
+  if (!send(node, kind_measured)) return false;
+  ++played_[node];
+  return true;
+}
+
+void NodeFleet::probe(std::chrono::milliseconds limit) {
+  const auto give_up = std::chrono::steady_clock::now() + limit;
+  const std::size_t n = nodes_.size();
+  for (;;) {
+    bool all = true;
+    for (std::size_t r = 0; r < n && all; ++r)
+      for (std::size_t s = 0; s < n && all; ++s)
+        if (r != s && !probed_[r * n + s].load(std::memory_order_acquire)) all = false;
+    if (all) return;
+    if (!all_running()) throw BenchError("a node process exited (see the node log)");
+    if (failed_) throw BenchError("the listening thread failed");
+    if (std::chrono::steady_clock::now() > give_up)
+      throw BenchError(
+          fmt::format("{} nodes did not all hear each other within {} ms", n, limit.count()));
+    for (std::size_t s = 0; s < n; ++s)
+      (void)send(s, kind_probe);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+void NodeFleet::stop_measuring() {
+  measuring_.store(false);
+  // Two full turns of the listener after the store: it no longer touches the latencies.
+  const std::uint64_t turn = listener_turns_.load();
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (listener_turns_.load() < turn + 2) {
+    if (failed_ || stop_ || std::chrono::steady_clock::now() > give_up)
+      throw BenchError("the listening thread does not answer");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+void NodeFleet::start_measuring(std::size_t latency_capacity) {
+  stop_measuring();
+  latencies_us_.clear();
+  latencies_us_.reserve(latency_capacity); // no allocation while measuring
+  latency_capacity_ = latency_capacity;
+  for (std::size_t i = 0; i < nodes_.size() * nodes_.size(); ++i)
+    heard_[i].store(0);
+  std::fill(played_.begin(), played_.end(), 0);
+  measuring_.store(true);
+}
+
+std::uint64_t NodeFleet::heard(std::size_t receiver, std::size_t sender) const noexcept {
+  return cell(receiver, sender).load(std::memory_order_relaxed);
+}
+
+std::uint64_t NodeFleet::heard_total() const noexcept {
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < nodes_.size() * nodes_.size(); ++i)
+    total += heard_[i].load(std::memory_order_relaxed);
+  return total;
+}
+
+std::uint64_t NodeFleet::slowest_from(std::size_t sender) const noexcept {
+  std::uint64_t slowest = std::numeric_limits<std::uint64_t>::max();
+  for (std::size_t r = 0; r < nodes_.size(); ++r)
+    if (r != sender) slowest = std::min(slowest, heard(r, sender));
+  return slowest;
+}
+
+void NodeFleet::listen() {
+  std::vector<zmq::pollitem_t> items;
+  for (auto& out : outputs_)
+    items.push_back({out.handle(), 0, ZMQ_POLLIN, 0});
+  zmq::message_t message;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    bool any = false;
+    for (std::size_t r = 0; r < outputs_.size(); ++r)
+      for (int i = 0; i < drain_batch; ++i) {
+        if (!outputs_[r].recv(message, zmq::recv_flags::dontwait)) break;
+        on_output(r, message);
+        any = true;
+      }
+    listener_turns_.fetch_add(1);
+    if (!any) zmq::poll(items.data(), items.size(), listen_wait);
+  }
+}
+
+void NodeFleet::on_output(std::size_t receiver, const zmq::message_t& message) {
+  const auto* m = message.data<std::uint8_t>();
+  const std::size_t n = nodes_.size();
+  if (message.size() != payload_size || m[0] != 0xF0 || m[1] != 0x7D || m[3] >= n) {
+    ++foreign_; // e.g. note-offs a node releases for a peer that left
+    return;
+  }
+  const std::size_t sender = m[3];
+  if (m[2] == kind_probe) {
+    probed_[receiver * n + sender].store(true, std::memory_order_release);
+    return;
+  }
+  if (m[2] != kind_measured || !measuring_.load(std::memory_order_relaxed)) return;
+  const std::uint64_t now = steady_us();
+  auto& count = cell(receiver, sender);
+  count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  last_arrival_us_.store(now, std::memory_order_relaxed);
+  if (latencies_us_.size() < latency_capacity_)
+    latencies_us_.push_back(static_cast<std::int64_t>(now - get7(m + 8, 10)));
+}
+
+} // namespace meshbench
