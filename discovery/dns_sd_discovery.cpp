@@ -162,17 +162,7 @@ public:
 
   std::vector<int> fds() const override {
     std::vector<int> out;
-    auto add = [&](const ServiceRef& r) {
-      if (r) out.push_back(r.fd());
-    };
-    add(browse_);
-    add(registration_);
-    for (const auto& [key, inst] : instances_) {
-      add(inst->resolve);
-      add(inst->txt_query);
-      add(inst->a_query);
-      add(inst->aaaa_query);
-    }
+    for_each_ref([&](const ServiceRef& r) { out.push_back(r.fd()); });
     return out;
   }
 
@@ -185,20 +175,10 @@ public:
 
     std::vector<pollfd> pfds;
     std::vector<DNSServiceRef> refs;
-    auto add = [&](const ServiceRef& r) {
-      if (r) {
-        pfds.push_back({r.fd(), POLLIN, 0});
-        refs.push_back(r.get());
-      }
-    };
-    add(browse_);
-    add(registration_);
-    for (const auto& [key, inst] : instances_) {
-      add(inst->resolve);
-      add(inst->txt_query);
-      add(inst->a_query);
-      add(inst->aaaa_query);
-    }
+    for_each_ref([&](const ServiceRef& r) {
+      pfds.push_back({r.fd(), POLLIN, 0});
+      refs.push_back(r.get());
+    });
     if (::poll(pfds.data(), pfds.size(), 0) <= 0) return;
     dispatching_ = true;
     for (std::size_t i = 0; i < pfds.size() && !lost_; ++i) {
@@ -337,6 +317,17 @@ public:
   }
 
 private:
+  // Every live DNSServiceRef: each has an fd of its own (Avahi's compatibility library cannot
+  // share one connection).
+  template <typename F> void for_each_ref(F&& f) const {
+    for (const ServiceRef* r : {&browse_, &registration_})
+      if (*r) f(*r);
+    for (const auto& [key, inst] : instances_)
+      for (const ServiceRef* r :
+           {&inst->resolve, &inst->txt_query, &inst->a_query, &inst->aaaa_query})
+        if (*r) f(*r);
+  }
+
   std::uint16_t srv_port_for(const NodeRecord& r) const {
     // An SRV port of 0 means "not available" to Bonjour, which then hides the service: a node
     // that is not hub announces the base port its hub would use. TXT `port` says which it is.

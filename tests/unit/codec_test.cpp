@@ -1,6 +1,7 @@
 // Wire protocol v1 envelope: every MIDI message kind survives a round trip bit-exact, and bad
 // input of every kind is refused with the right reason instead of crashing.
 
+#include "midi_samples.hpp"
 #include "wire/envelope.hpp"
 
 #include <catch2/catch.hpp>
@@ -40,27 +41,7 @@ template <typename T> Bytes pack(const T& value) {
 } // namespace
 
 TEST_CASE("every MIDI 1.0 message kind round-trips bit-exact") {
-  const std::vector<Bytes> messages = {
-      {0x90, 0x3C, 0x64},
-      {0x80, 0x3C, 0x00},
-      {0xA5, 0x40, 0x7F},
-      {0xB0, 0x40, 0x7F},
-      {0xC9, 0x05},
-      {0xD2, 0x33},
-      {0xE0, 0x00, 0x40},
-      {0xF1, 0x23},
-      {0xF2, 0x10, 0x20},
-      {0xF3, 0x04},
-      {0xF6},
-      {0xF8},
-      {0xFA},
-      {0xFB},
-      {0xFC},
-      {0xFE},
-      {0xFF},
-      {0xF0, 0x7E, 0x7F, 0x06, 0x01, 0xF7},
-  };
-  for (const Bytes& midi : messages) {
+  for (const Bytes& midi : midimesh::test::every_midi_kind) {
     const Envelope sent = midi_envelope(midi);
     const Decoded got = decode(encode(sent));
     REQUIRE(got);

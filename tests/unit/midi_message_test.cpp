@@ -1,4 +1,5 @@
 #include "midi/midi_message.hpp"
+#include "midi_samples.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdint>
@@ -36,26 +37,7 @@ TEST_CASE("expected_length of every status byte") {
 }
 
 TEST_CASE("complete messages of every kind are accepted") {
-  const std::vector<Bytes> messages = {{0x90, 0x3C, 0x64},
-                                       {0x80, 0x3C, 0x40},
-                                       {0xAF, 0x7F, 0x7F},
-                                       {0xB0, 0x07, 0x00},
-                                       {0xC5, 0x05},
-                                       {0xD0, 0x55},
-                                       {0xE0, 0x00, 0x40},
-                                       {0xF1, 0x01},
-                                       {0xF2, 0x34, 0x12},
-                                       {0xF3, 0x05},
-                                       {0xF6},
-                                       {0xF8},
-                                       {0xFA},
-                                       {0xFB},
-                                       {0xFC},
-                                       {0xFE},
-                                       {0xFF},
-                                       {0xF0, 0xF7},
-                                       {0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7}};
-  for (const auto& message : messages) {
+  for (const auto& message : midimesh::test::every_midi_kind) {
     INFO("status " << int{message[0]});
     CHECK(is_complete_message(message));
   }
