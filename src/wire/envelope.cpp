@@ -7,12 +7,6 @@ namespace {
 
 constexpr std::uint32_t envelope_fields = 6;
 
-bool read_uint(const msgpack::object& o, std::uint64_t& out) {
-  if (o.type != msgpack::type::POSITIVE_INTEGER) return false;
-  out = o.via.u64;
-  return true;
-}
-
 const msgpack::object* find(const msgpack::object_map& map, std::string_view key) {
   for (std::uint32_t i = 0; i < map.size; ++i) {
     const auto& kv = map.ptr[i];
@@ -58,10 +52,6 @@ template <typename F> auto with_map(std::span<const std::uint8_t> payload, F&& f
   } catch (const std::exception&) {
     return R{};
   }
-}
-
-bool reference_everything(msgpack::type::object_type, std::size_t, void*) {
-  return true;
 }
 
 } // namespace
@@ -119,49 +109,144 @@ std::vector<std::uint8_t> encode(const Envelope& e) {
   return encode_fields(e.version, e.type, e.sender, e.seq, e.time_us, e.payload);
 }
 
+namespace {
+
+// Reads the few msgpack forms an envelope uses, straight from the frame: every frame passes
+// through here at the hub and at each node, and building msgpack objects for it cost more than
+// the rest of midimesh's own work per message (measured with perf).
+class HeaderReader {
+public:
+  explicit HeaderReader(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
+  bool at_end() const noexcept { return pos_ == bytes_.size(); }
+
+  std::optional<std::uint32_t> array() {
+    const auto tag = byte();
+    if (!tag) return std::nullopt;
+    if ((*tag & 0xF0) == 0x90) return *tag & 0x0F;
+    if (*tag == 0xDC) return big_endian<std::uint16_t>();
+    if (*tag == 0xDD) return big_endian<std::uint32_t>();
+    return std::nullopt;
+  }
+
+  // Any integer form holding a value >= 0.
+  std::optional<std::uint64_t> uint() {
+    const auto tag = byte();
+    if (!tag) return std::nullopt;
+    if (*tag <= 0x7F) return *tag;
+    switch (*tag) {
+    case 0xCC:
+      return big_endian<std::uint8_t>();
+    case 0xCD:
+      return big_endian<std::uint16_t>();
+    case 0xCE:
+      return big_endian<std::uint32_t>();
+    case 0xCF:
+      return big_endian<std::uint64_t>();
+    case 0xD0:
+      return non_negative(big_endian<std::uint8_t>(), 8);
+    case 0xD1:
+      return non_negative(big_endian<std::uint16_t>(), 16);
+    case 0xD2:
+      return non_negative(big_endian<std::uint32_t>(), 32);
+    case 0xD3:
+      return non_negative(big_endian<std::uint64_t>(), 64);
+    default:
+      return std::nullopt;
+    }
+  }
+
+  std::optional<std::string_view> str() {
+    const auto tag = byte();
+    if (!tag) return std::nullopt;
+    std::optional<std::uint64_t> size;
+    if ((*tag & 0xE0) == 0xA0)
+      size = *tag & 0x1F;
+    else if (*tag == 0xD9)
+      size = big_endian<std::uint8_t>();
+    else if (*tag == 0xDA)
+      size = big_endian<std::uint16_t>();
+    else if (*tag == 0xDB)
+      size = big_endian<std::uint32_t>();
+    const auto body = size ? take(*size) : std::nullopt;
+    if (!body) return std::nullopt;
+    return std::string_view(reinterpret_cast<const char*>(body->data()), body->size());
+  }
+
+  std::optional<std::span<const std::uint8_t>> bin() {
+    const auto tag = byte();
+    if (!tag) return std::nullopt;
+    std::optional<std::uint64_t> size;
+    if (*tag == 0xC4)
+      size = big_endian<std::uint8_t>();
+    else if (*tag == 0xC5)
+      size = big_endian<std::uint16_t>();
+    else if (*tag == 0xC6)
+      size = big_endian<std::uint32_t>();
+    return size ? take(*size) : std::nullopt;
+  }
+
+private:
+  std::optional<std::uint8_t> byte() {
+    if (pos_ >= bytes_.size()) return std::nullopt;
+    return bytes_[pos_++];
+  }
+  std::optional<std::span<const std::uint8_t>> take(std::uint64_t n) {
+    if (n > bytes_.size() - pos_) return std::nullopt;
+    const auto out = bytes_.subspan(pos_, static_cast<std::size_t>(n));
+    pos_ += static_cast<std::size_t>(n);
+    return out;
+  }
+  template <typename T> std::optional<std::uint64_t> big_endian() {
+    const auto raw = take(sizeof(T));
+    if (!raw) return std::nullopt;
+    std::uint64_t value = 0;
+    for (std::uint8_t b : *raw)
+      value = (value << 8) | b;
+    return value;
+  }
+  // A signed form read as unsigned: refused when its sign bit is set.
+  static std::optional<std::uint64_t> non_negative(std::optional<std::uint64_t> v, int bits) {
+    if (!v || (*v >> (bits - 1)) & 1) return std::nullopt;
+    return v;
+  }
+
+  std::span<const std::uint8_t> bytes_;
+  std::size_t pos_ = 0;
+};
+
+} // namespace
+
 Parsed parse(std::span<const std::uint8_t> frame) {
   Parsed result;
   if (frame.size() > max_frame_size) {
     result.error = DecodeError::too_large;
     return result;
   }
-  msgpack::object_handle handle;
-  try {
-    std::size_t offset = 0;
-    // Strings and binaries are referenced, not copied: the views point into `frame`.
-    handle = msgpack::unpack(reinterpret_cast<const char*>(frame.data()), frame.size(), offset,
-                             reference_everything);
-    if (offset != frame.size()) return result; // trailing bytes: two messages spliced together
-  } catch (const std::exception&) {
-    return result;
-  }
-  const msgpack::object& root = handle.get();
-  if (root.type != msgpack::type::ARRAY || root.via.array.size < 1) return result;
-  const msgpack::object* f = root.via.array.ptr;
-  std::uint64_t version = 0;
-  if (!read_uint(f[0], version) || version > UINT32_MAX) return result;
-  result.version = static_cast<std::uint32_t>(version);
-  if (version != protocol_version) {
+  HeaderReader in(frame);
+  const auto fields = in.array();
+  if (!fields || *fields < 1) return result;
+  const auto version = in.uint();
+  if (!version || *version > UINT32_MAX) return result;
+  result.version = static_cast<std::uint32_t>(*version);
+  if (*version != protocol_version) {
     // Checked before the shape: another version may lay out its fields differently.
     result.error = DecodeError::version_mismatch;
     return result;
   }
-  if (root.via.array.size != envelope_fields) return result;
-  EnvelopeView v;
-  v.version = result.version;
-  std::uint64_t type = 0;
-  if (!read_uint(f[1], type) || type > 255) return result;
-  v.type = static_cast<std::uint8_t>(type);
-  if (f[2].type != msgpack::type::STR) return result;
-  v.sender = std::string_view(f[2].via.str.ptr, f[2].via.str.size);
-  if (!read_uint(f[3], v.seq) || !read_uint(f[4], v.time_us)) return result;
-  if (f[5].type != msgpack::type::BIN) return result;
-  if (!is_node_id(v.sender)) {
+  if (*fields != envelope_fields) return result;
+  const auto type = in.uint();
+  const auto sender = type ? in.str() : std::nullopt;
+  const auto seq = sender ? in.uint() : std::nullopt;
+  const auto time_us = seq ? in.uint() : std::nullopt;
+  const auto payload = time_us ? in.bin() : std::nullopt;
+  // Trailing bytes would be two messages spliced together.
+  if (!payload || *type > 255 || !in.at_end()) return result;
+  if (!is_node_id(*sender)) {
     result.error = DecodeError::bad_sender;
     return result;
   }
-  v.payload = {reinterpret_cast<const std::uint8_t*>(f[5].via.bin.ptr), f[5].via.bin.size};
-  result.view = v;
+  result.view = EnvelopeView{
+      result.version, static_cast<std::uint8_t>(*type), *sender, *seq, *time_us, *payload};
   return result;
 }
 

@@ -196,3 +196,24 @@ TEST_CASE("telemetry payloads round-trip") {
   CHECK(decode_pong(encode_payload(pong)) == pong);
   CHECK_FALSE(decode_status(encode_payload(ping)));
 }
+
+TEST_CASE("every msgpack form of the envelope's fields is read, as other clients may write") {
+  // array16, signed int version, uint16 type, str8 sender, int64 seq, uint32 time, bin16.
+  Bytes frame = {0xDC, 0x00, 0x06, 0xD0, 0x01, 0xCD, 0x00, 0x01, 0xD9, 0x10};
+  const std::string sender = "00000000000000ab";
+  frame.insert(frame.end(), sender.begin(), sender.end());
+  const Bytes tail = {0xD3, 0, 0,    0,    0,    0,    0,    0,    5,    0xCE,
+                      0,    0, 0x01, 0x00, 0xC5, 0x00, 0x03, 0x90, 0x3C, 0x64};
+  frame.insert(frame.end(), tail.begin(), tail.end());
+  const Decoded got = decode(frame);
+  REQUIRE(got);
+  CHECK(got.envelope->type == 1);
+  CHECK(got.envelope->sender == sender);
+  CHECK(got.envelope->seq == 5);
+  CHECK(got.envelope->time_us == 256);
+  CHECK(got.envelope->payload == Bytes{0x90, 0x3C, 0x64});
+
+  Bytes negative = frame;
+  negative[4] = 0xFF; // version -1 as int8
+  CHECK(decode(negative).error == DecodeError::malformed);
+}
