@@ -461,12 +461,13 @@ std::string Node::stats() const {
   return fmt::format("midi_sent={} midi_sent_bytes={} midi_received={} midi_received_bytes={} "
                      "lost={} malformed={} version_mismatch={} unknown_type={} oversize_input={} "
                      "backend_rejected={} publish_failed={} input_overflows={} released_notes={} "
-                     "peers={}",
+                     "hub_changes={} term={} peers={}",
                      counters_.midi_sent, counters_.midi_sent_bytes, counters_.midi_received,
                      counters_.midi_received_bytes, counters_.lost, counters_.malformed,
                      counters_.version_mismatch, counters_.unknown_type, counters_.oversize_input,
                      counters_.backend_rejected, counters_.publish_failed, queue_overflows,
-                     counters_.released_notes, peers_.peers().size());
+                     counters_.released_notes, counters_.hub_changes, term_,
+                     peers_.peers().size());
 }
 
 } // namespace midimesh::node
