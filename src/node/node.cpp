@@ -372,7 +372,7 @@ void Node::release_all_notes(const std::string& why) {
 }
 
 void Node::tick(std::uint64_t now_us) {
-  send_hello(now_us);
+  send_hello();
   report(now_us);
   if (election_) send_beacons(now_us);
   next_hello_us_ = now_us + (joined_ ? config_.heartbeat_us : joining_hello_us);
@@ -412,7 +412,7 @@ void Node::report_bursts(std::uint64_t now_us) {
               burst.lost, peer_label(burst.id));
 }
 
-void Node::send_hello(std::uint64_t) {
+void Node::send_hello() {
   // Hellos are not worth holding for a hub that cannot hear us yet: the next one will do.
   if (!link_.ready()) return;
   if (link_.publish(wire::MessageType::hello, wire::encode_payload(hello()), wall_us()) ==

@@ -88,7 +88,7 @@ private:
   void tick(std::uint64_t now_us);
   void report_bursts(std::uint64_t now_us);
   void flush_throttled_logs(std::uint64_t now_us);
-  void send_hello(std::uint64_t now_us);
+  void send_hello();
   void shutdown();
   std::string peer_label(const std::string& id) const;
   std::string stats() const;
