@@ -353,22 +353,19 @@ void Node::on_midi_input() {
 }
 
 void Node::release_notes(const std::string& sender, const std::string& why) {
-  const auto offs = notes_.release(sender);
-  if (offs.empty() || !midi_) return;
-  for (const auto& message : offs)
-    (void)midi_->send(message);
-  counters_.released_notes += offs.size();
-  log::info(component, "sent {} note-off/sustain-off message(s) for {} because {}", offs.size(),
-            peer_label(sender), why);
+  play_releases(notes_.release(sender), fmt::format("for {} because {}", peer_label(sender), why));
 }
 
 void Node::release_all_notes(const std::string& why) {
-  const auto offs = notes_.release_all();
+  play_releases(notes_.release_all(), "because " + why);
+}
+
+void Node::play_releases(const std::vector<midi::Message>& offs, const std::string& reason) {
   if (offs.empty() || !midi_) return;
   for (const auto& message : offs)
     (void)midi_->send(message);
   counters_.released_notes += offs.size();
-  log::info(component, "sent {} note-off/sustain-off message(s) because {}", offs.size(), why);
+  log::info(component, "sent {} note-off/sustain-off message(s) {}", offs.size(), reason);
 }
 
 void Node::tick(std::uint64_t now_us) {
@@ -431,12 +428,7 @@ void Node::shutdown() {
     zmq::poll(items.data(), items.size(), std::chrono::milliseconds(50));
     hub_->on_poll(items.data(), steady_us());
   }
-  if (midi_) {
-    const auto offs = notes_.release_all();
-    for (const auto& message : offs)
-      (void)midi_->send(message);
-    if (!offs.empty()) log::info("midi", "released {} held note(s) on the output", offs.size());
-  }
+  release_all_notes("this node is shutting down");
   log_stats();
   link_.disconnect(goodbye_linger_ms);
   if (hub_) hub_->close(goodbye_linger_ms);
@@ -466,8 +458,7 @@ std::string Node::stats() const {
                      counters_.midi_received_bytes, counters_.lost, counters_.malformed,
                      counters_.version_mismatch, counters_.unknown_type, counters_.oversize_input,
                      counters_.backend_rejected, counters_.publish_failed, queue_overflows,
-                     counters_.released_notes, counters_.hub_changes, term_,
-                     peers_.peers().size());
+                     counters_.released_notes, counters_.hub_changes, term_, peers_.peers().size());
 }
 
 } // namespace midimesh::node

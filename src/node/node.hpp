@@ -85,6 +85,8 @@ private:
   void deliver(const std::string& sender, std::span<const std::uint8_t> midi, std::uint64_t now_us);
   void release_notes(const std::string& sender, const std::string& why);
   void release_all_notes(const std::string& why);
+  // Plays note-offs on the output, counts them and says why in one line.
+  void play_releases(const std::vector<midi::Message>& offs, const std::string& reason);
   void tick(std::uint64_t now_us);
   void report_bursts(std::uint64_t now_us);
   void flush_throttled_logs(std::uint64_t now_us);
