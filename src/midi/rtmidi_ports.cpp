@@ -423,8 +423,8 @@ std::unique_ptr<MidiPorts> open_midi_ports(const MidiConfig& config) {
 
 bool list_midi_ports(const std::string& api, std::ostream& out) {
   if (api == socket_api_name) {
-    out << "socket (testing only): no ports to list; --port-name PATH binds ipc://PATH-in and "
-           "ipc://PATH-out\n";
+    out << "socket (testing only): no ports to list; --port-name PATH listens on the Unix "
+           "socket PATH-in and plays to the one listening on PATH-out\n";
     return true;
   }
   std::vector<RtMidi::Api> apis;

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""The socket MIDI backend (tests and benchmarks only): MIDI pushed into one node's ipc input
-comes out of the other nodes' ipc outputs bit-exact and in order, a 64 KiB SysEx included, and
+"""The socket MIDI backend (tests and benchmarks only): MIDI written into one node's input socket
+comes out of the other nodes' output sockets bit-exact and in order, a 64 KiB SysEx included, and
 never out of the sender's own."""
 
-import zmq
+import select
+import socket
+import time
 
 import meshlab
 from meshlab import Lab, fail, start_hub, start_node
@@ -12,37 +14,71 @@ MESSAGES = [bytes.fromhex(h) for h in ["903c64", "b0077f", "c905", "f8", "e00040
 SYSEX = bytes([0xF0] + [i & 0x7F for i in range(64 * 1024 - 2)] + [0xF7])
 
 
+def writer(path: str) -> socket.socket:
+    """A connection into a node's input, once the node listens (bounded wait)."""
+    deadline = time.monotonic() + 10
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            s.connect(path)
+            return s
+        except OSError as e:
+            s.close()
+            if time.monotonic() > deadline:
+                fail(f"cannot connect to the node's input {path}: {e}")
+        time.sleep(0.01)  # polling for a socket file another process creates
+
+
+class Reader:
+    """Listens where a node plays; the node connects when it first plays."""
+
+    def __init__(self, path: str):
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.listener.bind(path)
+        self.listener.listen(1)
+        self.conn: socket.socket | None = None
+
+    def recv(self, timeout: float) -> bytes | None:
+        if self.conn is None:
+            if not select.select([self.listener], [], [], timeout)[0]:
+                return None
+            self.conn, _ = self.listener.accept()
+        if not select.select([self.conn], [], [], timeout)[0]:
+            return None
+        return self.conn.recv(1 << 20)
+
+    def close(self) -> None:
+        for s in (self.conn, self.listener):
+            if s is not None:
+                s.close()
+
+
 def test() -> None:
     with Lab() as lab:
-        ctx = zmq.Context.instance()
         _hub, port = start_hub(lab, extra=["--no-midi"])
         paths = {n: str(lab.dir / n) for n in ("a", "b", "c")}
+        outputs = {name: Reader(f"{path}-out") for name, path in paths.items()}
+        lab.at_close(lambda: [r.close() for r in outputs.values()])
         for name, path in paths.items():
             start_node(lab, name, port, ["--midi-api", "socket", "--port-name", path])
-        inject = ctx.socket(zmq.PUSH)
-        inject.connect(f"ipc://{paths['a']}-in")
-        outputs = {}
-        for name, path in paths.items():
-            outputs[name] = ctx.socket(zmq.PULL)
-            outputs[name].connect(f"ipc://{path}-out")
-        lab.at_close(lambda: [s.close(0) for s in (inject, *outputs.values())])
+        inject = writer(f"{paths['a']}-in")
+        lab.at_close(inject.close)
 
         for message in MESSAGES + [SYSEX]:
             inject.send(message)
         for name in ("b", "c"):
             got = []
-            while len(got) < len(MESSAGES) + 1 and outputs[name].poll(10_000):
-                got.append(outputs[name].recv())
+            while len(got) < len(MESSAGES) + 1 and (m := outputs[name].recv(10)) is not None:
+                got.append(m)
             if got != MESSAGES + [SYSEX]:
                 fail(f"node {name} played {len(got)} message(s), not the {len(MESSAGES) + 1} "
                      "sent, in order and bit-exact")
         # A marker from b: once a plays it, anything of a's own would have come before it.
         marker = bytes.fromhex("fa")
-        from_b = ctx.socket(zmq.PUSH)
-        from_b.connect(f"ipc://{paths['b']}-in")
-        lab.at_close(lambda: from_b.close(0))
+        from_b = writer(f"{paths['b']}-in")
+        lab.at_close(from_b.close)
         from_b.send(marker)
-        if not outputs["a"].poll(10_000) or outputs["a"].recv() != marker:
+        if outputs["a"].recv(10) != marker:
             fail("node a played its own message, or not b's marker")
         print(f"{len(MESSAGES)} messages and a 64 KiB SysEx crossed the mesh through the "
               "socket backend")

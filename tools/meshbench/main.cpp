@@ -42,11 +42,13 @@ struct Options {
   std::size_t fleet = 8;                             // all sending; throughput 1->fleet
   double node_seconds = 10;
   std::uint64_t node_messages = 200'000; // throughput: per sender
+  // In flight per receiving node: a node drops what its output socket cannot hold (like a MIDI
+  // driver's full queue), and that holds ~500 small messages with Linux's default wmem_max.
+  std::uint64_t node_window = 400;
   double idle_seconds = 10;
 };
 
 void run_nodes(const Options& o, Report& report) {
-  zmq::context_t context(1);
   const std::uint16_t port = find_free_port_pair();
   char dir_template[] = "/tmp/meshbench-XXXXXX";
   if (!::mkdtemp(dir_template)) throw BenchError("cannot create a directory in /tmp");
@@ -61,7 +63,7 @@ void run_nodes(const Options& o, Report& report) {
   const std::chrono::milliseconds limit(o.quick ? 10'000 : 60'000);
   auto fleet_of = [&](std::size_t nodes) {
     FleetConfig config{o.midimesh, port, nodes, dir, node_log};
-    auto fleet = std::make_unique<NodeFleet>(context, config);
+    auto fleet = std::make_unique<NodeFleet>(config);
     fleet->probe(join_limit);
     return fleet;
   };
@@ -90,7 +92,7 @@ void run_nodes(const Options& o, Report& report) {
       std::fflush(stdout);
       report.node_throughput.push_back(run_node_throughput(
           *fleet, hub.pid(), fmt::format("{}<->{}", nodes, nodes), nodes,
-          std::max<std::uint64_t>(1, o.node_messages / nodes), o.window, limit));
+          std::max<std::uint64_t>(1, o.node_messages / nodes), o.node_window, limit));
     }
     peak(*fleet);
   }
@@ -98,8 +100,9 @@ void run_nodes(const Options& o, Report& report) {
     std::printf("throughput 1->%zu nodes...\n", o.fleet);
     std::fflush(stdout);
     auto fleet = fleet_of(o.fleet + 1);
-    report.node_throughput.push_back(run_node_throughput(
-        *fleet, hub.pid(), fmt::format("1->{}", o.fleet), 1, o.node_messages, o.window, limit));
+    report.node_throughput.push_back(run_node_throughput(*fleet, hub.pid(),
+                                                         fmt::format("1->{}", o.fleet), 1,
+                                                         o.node_messages, o.node_window, limit));
     peak(*fleet);
   }
   report.hub_peak_rss_kib = read_proc(hub.pid()).peak_rss_kib;
@@ -220,6 +223,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--node-messages", o.node_messages,
                  "Real nodes: throughput messages (1->N: all from one; N<->N: split)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--node-window", o.node_window,
+                 "Real nodes: most messages in flight per receiving node, shared by its senders")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--idle-seconds", o.idle_seconds, "Real nodes: idle CPU window")

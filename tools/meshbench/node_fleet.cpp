@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fmt/format.h>
 #include <limits>
+#include <poll.h>
 
 namespace meshbench {
 namespace {
@@ -13,7 +14,6 @@ namespace {
 // SysEx, non-commercial id: F0 7D kind node seq(4 x 7 bits) time_us(10 x 7 bits) F7.
 constexpr std::uint8_t kind_probe = 1, kind_measured = 2;
 constexpr std::size_t payload_size = 19;
-constexpr int queue_depth = 100'000;
 constexpr auto listen_wait = std::chrono::milliseconds(20);
 constexpr int drain_batch = 4096;
 
@@ -31,7 +31,7 @@ std::uint64_t get7(const std::uint8_t* at, int bytes) {
 
 } // namespace
 
-NodeFleet::NodeFleet(zmq::context_t& context, const FleetConfig& config)
+NodeFleet::NodeFleet(const FleetConfig& config)
     : played_(config.nodes, 0),
       heard_(std::make_unique<std::atomic<std::uint64_t>[]>(config.nodes * config.nodes)),
       probed_(std::make_unique<std::atomic<bool>[]>(config.nodes * config.nodes)) {
@@ -39,19 +39,14 @@ NodeFleet::NodeFleet(zmq::context_t& context, const FleetConfig& config)
   const std::string hub = fmt::format("127.0.0.1:{}", config.hub_port);
   for (std::size_t n = 0; n < config.nodes; ++n) {
     const std::string path = fmt::format("{}/node{}", config.dir, n);
+    // Listening before the node starts: its first message played already finds us.
+    outputs_.emplace_back(path + "-out");
+    inputs_.emplace_back(path + "-in"); // connects once the node listens
     nodes_.push_back(std::make_unique<ChildProcess>(
         std::vector<std::string>{config.midimesh, "--connect", hub, "--midi-api", "socket",
                                  "--port-name", path, "--name", fmt::format("bench-node{}", n),
                                  "--log-level", "warning"},
         config.log_path, true));
-    auto& in = inputs_.emplace_back(context, zmq::socket_type::push);
-    in.set(zmq::sockopt::linger, 0);
-    in.set(zmq::sockopt::sndhwm, queue_depth);
-    in.connect("ipc://" + path + "-in"); // ZeroMQ retries until the node has bound it
-    auto& out = outputs_.emplace_back(context, zmq::socket_type::pull);
-    out.set(zmq::sockopt::linger, 0);
-    out.set(zmq::sockopt::rcvhwm, queue_depth);
-    out.connect("ipc://" + path + "-out");
   }
   // The output sockets are handed to the listening thread here and touched by no other after.
   listener_ = std::thread([this] {
@@ -85,11 +80,7 @@ bool NodeFleet::send(std::size_t node, std::uint8_t kind) {
   put7(m + 4, played_[node], 4);
   put7(m + 8, steady_us(), 10);
   m[payload_size - 1] = 0xF7;
-  try {
-    return inputs_[node].send(zmq::buffer(m, sizeof m), zmq::send_flags::dontwait).has_value();
-  } catch (const zmq::error_t&) {
-    return false;
-  }
+  return inputs_[node].send(m);
 }
 
 bool NodeFleet::play(std::size_t node) {
@@ -160,25 +151,36 @@ std::uint64_t NodeFleet::slowest_from(std::size_t sender) const noexcept {
 }
 
 void NodeFleet::listen() {
-  std::vector<zmq::pollitem_t> items;
-  for (auto& out : outputs_)
-    items.push_back({out.handle(), 0, ZMQ_POLLIN, 0});
-  zmq::message_t message;
+  std::vector<pollfd> fds;
+  constexpr int batch = 256; // messages per system call
+  constexpr std::size_t room = payload_size + 1;
+  std::vector<std::uint8_t> buffers(batch * room);
+  std::size_t sizes[batch];
   while (!stop_.load(std::memory_order_relaxed)) {
     bool any = false;
     for (std::size_t r = 0; r < outputs_.size(); ++r)
-      for (int i = 0; i < drain_batch; ++i) {
-        if (!outputs_[r].recv(message, zmq::recv_flags::dontwait)) break;
-        on_output(r, message);
-        any = true;
+      for (int turn = 0; turn < drain_batch / batch; ++turn) {
+        const int taken = outputs_[r].receive(buffers.data(), room, sizes, batch);
+        for (int i = 0; i < taken; ++i)
+          on_output(r, {buffers.data() + i * room, sizes[i]});
+        if (taken > 0) any = true;
+        if (taken < batch) break;
       }
     listener_turns_.fetch_add(1);
-    if (!any) zmq::poll(items.data(), items.size(), listen_wait);
+    if (any) continue;
+    fds.clear();
+    for (const auto& out : outputs_) {
+      fds.push_back({out.listen_fd(), POLLIN, 0});
+      fds.push_back({out.connection_fd(), POLLIN, 0}); // -1: ignored by poll
+    }
+    if (::poll(fds.data(), fds.size(), static_cast<int>(listen_wait.count())) <= 0) continue;
+    for (std::size_t r = 0; r < outputs_.size(); ++r)
+      if (fds[2 * r].revents & POLLIN) outputs_[r].accept();
   }
 }
 
-void NodeFleet::on_output(std::size_t receiver, const zmq::message_t& message) {
-  const auto* m = message.data<std::uint8_t>();
+void NodeFleet::on_output(std::size_t receiver, std::span<const std::uint8_t> message) {
+  const auto* m = message.data();
   const std::size_t n = nodes_.size();
   if (message.size() != payload_size || m[0] != 0xF0 || m[1] != 0x7D || m[3] >= n) {
     ++foreign_; // e.g. note-offs a node releases for a peer that left

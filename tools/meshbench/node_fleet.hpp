@@ -1,12 +1,14 @@
 #pragma once
 // Real `midimesh` node processes joined to a hub, played into and listened to through the socket
-// MIDI backend (src/midi/socket_ports.hpp): for each node a PUSH into ipc://DIR/nodeN-in and a
-// PULL from ipc://DIR/nodeN-out. One listening thread takes every node's output; the calling
-// thread plays. What is played is a SysEx carrying the sending node's index, a sequence number
-// and the steady-clock time it was handed to the node, so latency runs from that node taking the
-// message in to another node playing it out (two ipc hops included, one at each end).
+// MIDI backend (src/midi/socket_ports.hpp, midi_socket.hpp): for each node a Unix socket into
+// DIR/nodeN-in and one it plays into at DIR/nodeN-out. One listening thread takes every node's
+// output; the calling thread plays. What is played is a SysEx carrying the sending node's index, a
+// sequence number and the steady-clock time it was handed to the node, so latency runs from that
+// node taking the message in to another node playing it out (a socket hop included at each end: no
+// more than a send() and a recv(), as for a MIDI driver's queue).
 
 #include "hub_process.hpp"
+#include "midi_socket.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -15,7 +17,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-#include <zmq.hpp>
 
 namespace meshbench {
 
@@ -30,7 +31,7 @@ struct FleetConfig {
 class NodeFleet {
 public:
   // Starts the nodes; throws HubProcessError when one cannot be started.
-  NodeFleet(zmq::context_t& context, const FleetConfig& config);
+  explicit NodeFleet(const FleetConfig& config);
   ~NodeFleet(); // stops the listener and ends every node by PID
 
   std::size_t size() const noexcept { return nodes_.size(); }
@@ -61,14 +62,14 @@ public:
 private:
   bool send(std::size_t node, std::uint8_t kind);
   void listen();
-  void on_output(std::size_t receiver, const zmq::message_t& message);
+  void on_output(std::size_t receiver, std::span<const std::uint8_t> message);
   std::atomic<std::uint64_t>& cell(std::size_t receiver, std::size_t sender) const noexcept {
     return heard_[receiver * nodes_.size() + sender];
   }
 
   std::vector<std::unique_ptr<ChildProcess>> nodes_;
-  std::vector<zmq::socket_t> inputs_;  // into each node, played by the calling thread only
-  std::vector<zmq::socket_t> outputs_; // from each node, read by the listening thread only
+  std::vector<MidiInlet> inputs_;   // into each node, played by the calling thread only
+  std::vector<MidiOutlet> outputs_; // from each node, read by the listening thread only
   std::vector<std::uint64_t> played_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> heard_; // measured, receiver x sender
   std::unique_ptr<std::atomic<bool>[]> probed_;         // probe heard, receiver x sender
