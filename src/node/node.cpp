@@ -230,7 +230,7 @@ void Node::on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t no
     log::info(component, "peer {} joined ({}, {})", peer_label(peer.id),
               hello->role == wire::Role::hub ? "hub" : "node", hello->program);
     // Answer at once so the newcomer learns about us without waiting a heartbeat.
-    next_hello_us_ = 0;
+    hello_now();
   }
   if (election_) {
     election_->peer_seen(peer_state(peer.id, *hello), now_us);
@@ -308,7 +308,7 @@ void Node::on_publisher_readable() {
   link_.on_publisher_readable();
   if (link_.ready() == was_ready) return;
   if (link_.ready()) {
-    next_hello_us_ = 0; // announce ourselves now
+    hello_now(); // announce ourselves
     check_joined();
   } else {
     log::warn(component,
@@ -369,7 +369,11 @@ void Node::play_releases(const std::vector<midi::Message>& offs, const std::stri
 }
 
 void Node::tick(std::uint64_t now_us) {
-  send_hello();
+  // The hub's hello is what followers time out on (hub_timeout_us): it goes every heartbeat.
+  if (!joined_ || is_hub() || now_us >= next_node_hello_us_) {
+    send_hello();
+    next_node_hello_us_ = now_us + config_.node_hello_us;
+  }
   report(now_us);
   if (election_) send_beacons(now_us);
   next_hello_us_ = now_us + (joined_ ? config_.heartbeat_us : joining_hello_us);

@@ -41,7 +41,10 @@ struct NodeConfig {
   bool discovery = true;
   bool midi = true;
   midi::MidiConfig midi_config;
-  std::uint64_t heartbeat_us = 100'000;
+  std::uint64_t heartbeat_us = 100'000; // the loop's timer, and the hub's hello
+  // A follower's hello only keeps it in its peers' tables (peer_timeout_us): every fifth
+  // heartbeat does, and spares every other node four wake-ups per follower.
+  std::uint64_t node_hello_us = 500'000;
   // A follower whose hub is silent this long elects another: a few heartbeats.
   std::uint64_t hub_timeout_us = 400'000;
   std::uint64_t peer_timeout_us = 1'500'000;
@@ -91,6 +94,8 @@ private:
   void report_bursts(std::uint64_t now_us);
   void flush_throttled_logs(std::uint64_t now_us);
   void send_hello();
+  // At the next turn of the loop, whatever the role.
+  void hello_now() noexcept { next_hello_us_ = next_node_hello_us_ = 0; }
   void shutdown();
   std::string peer_label(const std::string& id) const;
   std::string stats() const;
@@ -123,7 +128,8 @@ private:
   midi::NoteTracker notes_;
   PeerTable peers_;
   NodeCounters counters_;
-  std::uint64_t next_hello_us_ = 0;
+  std::uint64_t next_hello_us_ = 0;      // the next tick
+  std::uint64_t next_node_hello_us_ = 0; // a follower's next hello
   std::uint64_t last_tick_us_ = 0;
   bool joined_ = false; // the hub hears us and we hear it
 

@@ -129,7 +129,7 @@ void Node::connect_to_hub(const std::string& hub_id, std::uint64_t term, std::ui
   heard_target_ = false;
   joined_ = false;
   target_since_us_ = now_us;
-  next_hello_us_ = 0;
+  hello_now();
   announce();
   check_joined();
 }
