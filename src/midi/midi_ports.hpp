@@ -51,6 +51,10 @@ public:
   // Moves every waiting input message into `out` (appending) and clears the fd's readiness.
   virtual void take_input(std::vector<std::vector<std::uint8_t>>& out) = 0;
   virtual SendResult send(std::span<const std::uint8_t> message) = 0;
+  // Hands over what send() accepted but held back to pass on in one go; returns how many of
+  // those the backend could not deliver after all. The node calls it after every turn of its
+  // loop. Backends that hand each message over in send() hold nothing back.
+  virtual std::size_t flush() { return 0; }
   // Largest message send() accepts.
   virtual std::size_t max_message_size() const = 0;
   virtual InputStats input_stats() const = 0;

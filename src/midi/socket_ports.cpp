@@ -1,14 +1,18 @@
-// MidiPorts over Unix sequenced-packet sockets, for tests and benchmarks (socket_ports.hpp).
+// MidiPorts over Unix sockets, for tests and benchmarks (socket_ports.hpp).
 //
 // Plain sockets rather than ZeroMQ: a message goes from the writer's send() straight to this
 // node's recv(), and from this node's send() straight to the reader, with no I/O thread to wake
-// at either end. A benchmark then measures the node, not its test harness. SOCK_SEQPACKET keeps
-// message boundaries, and between two connected sockets the kernel bounds the queue by the
-// sender's buffer, not by the tiny datagram queue length (net.unix.max_dgram_qlen) of
-// unconnected datagram sockets.
+// at either end. A benchmark then measures the node, not its test harness.
 //
-// input_fd() is an epoll fd over the listening socket and every accepted writer: level-triggered,
-// so it stays readable while messages wait, and take_input() may stop after a bounded batch.
+// Input is SOCK_SEQPACKET, one message per packet: writers need no framing, and between two
+// connected sockets the kernel bounds the queue by the sender's buffer, not by the tiny queue
+// length (net.unix.max_dgram_qlen) of unconnected datagram sockets. input_fd() is an epoll fd
+// over the listening socket and every accepted writer: level-triggered, so it stays readable
+// while messages wait, and take_input() may stop after a bounded batch.
+//
+// Output is a byte stream of length-prefixed messages, written once per turn of the node's loop
+// (flush()): a flood then costs one write() per batch, not a packet per message, as a MIDI
+// driver's queue would.
 
 #include "midi/socket_ports.hpp"
 
@@ -30,8 +34,9 @@ namespace {
 
 // As RtMidi's input queue: the most messages one take_input() hands over.
 constexpr int input_batch = 4096;
-// Played messages a slow reader may leave queued: the kernel caps this at net.core.wmem_max.
-constexpr int output_buffer_bytes = 8 * 1024 * 1024;
+// Played bytes a slow reader may leave unread before send() refuses more.
+constexpr std::size_t output_backlog = 8 * 1024 * 1024;
+constexpr std::size_t length_prefix = 4; // little-endian
 constexpr int max_writers = 64;
 
 #ifdef __linux__
@@ -71,8 +76,8 @@ sockaddr_un address_of(const std::string& path) {
   return address;
 }
 
-Fd packet_socket() {
-  Fd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+Fd unix_socket(int type) {
+  Fd fd(::socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) fail("socket");
   return fd;
 }
@@ -81,7 +86,7 @@ class SocketPorts final : public MidiPorts {
 public:
   explicit SocketPorts(const MidiConfig& config)
       : in_path_(config.port_name + "-in"), out_path_(config.port_name + "-out"),
-        out_address_(address_of(out_path_)), listener_(packet_socket()),
+        out_address_(address_of(out_path_)), listener_(unix_socket(SOCK_SEQPACKET)),
         epoll_(::epoll_create1(EPOLL_CLOEXEC)), buffer_(wire::max_midi_size + 1) {
     if (epoll_.get() < 0) fail("epoll_create1");
     const sockaddr_un in_address = address_of(in_path_);
@@ -91,9 +96,10 @@ public:
       fail("cannot bind " + in_path_);
     if (::listen(listener_.get(), max_writers) != 0) fail("listen on " + in_path_);
     watch(listener_.get());
-    open_output();
-    description_ = "socket (testing only): input " + in_path_ + " (this node listens), output " +
-                   out_path_ + " (the reader listens), messages up to " +
+    description_ = "socket (testing only): input " + in_path_ +
+                   " (this node listens; a message per packet), output " + out_path_ +
+                   " (the reader listens; a stream of 4-byte little-endian lengths and messages), "
+                   "messages up to " +
                    std::to_string(max_message_size()) + " bytes";
   }
 
@@ -118,14 +124,40 @@ public:
     if (message.size() > max_message_size()) return SendResult::too_large;
     if (message.empty()) return SendResult::failed;
     // No reader listening yet (or it went away): refused, and tried again at the next message.
-    if (!connected_ && !connect_output()) return SendResult::failed;
-    if (::send(output_.get(), message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
-      return SendResult::sent;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) open_output(); // the reader left
-    return SendResult::failed;                                  // or it fell behind: not queued
+    if (output_.get() < 0 && !connect_output()) return SendResult::failed;
+    if (pending_.size() - written_ + length_prefix + message.size() > output_backlog)
+      return SendResult::failed; // the reader fell behind: refused, as by a full driver queue
+    for (std::size_t i = 0; i < length_prefix; ++i)
+      pending_.push_back(static_cast<std::uint8_t>(message.size() >> (8 * i)));
+    pending_.insert(pending_.end(), message.begin(), message.end());
+    return SendResult::sent;
   }
 
-  std::size_t max_message_size() const override { return max_size_; }
+  std::size_t flush() override {
+    if (written_ == pending_.size()) return 0;
+    const ssize_t n = ::send(output_.get(), pending_.data() + written_, pending_.size() - written_,
+                             MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0; // the next turn goes on
+    if (n < 0) { // the reader left: what it did not get whole is lost
+      const std::size_t lost = messages_after(written_);
+      output_.reset();
+      pending_.clear();
+      written_ = 0;
+      return lost;
+    }
+    written_ += static_cast<std::size_t>(n);
+    if (written_ == pending_.size()) {
+      pending_.clear();
+      written_ = 0;
+    } else if (written_ > output_backlog) { // a reader always a little behind: reclaim memory
+      const std::size_t boundary = boundary_before(written_);
+      pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(boundary));
+      written_ -= boundary;
+    }
+    return 0;
+  }
+
+  std::size_t max_message_size() const override { return wire::max_midi_size; }
 
   InputStats input_stats() const override {
     InputStats stats;
@@ -179,32 +211,43 @@ private:
     std::erase_if(writers_, [fd](const Fd& w) { return w.get() == fd; });
   }
 
-  void open_output() {
-    output_ = packet_socket();
-    connected_ = false;
-    (void)::setsockopt(output_.get(), SOL_SOCKET, SO_SNDBUF, &output_buffer_bytes,
-                       sizeof output_buffer_bytes);
-    int granted = 0;
-    socklen_t length = sizeof granted;
-    (void)::getsockopt(output_.get(), SOL_SOCKET, SO_SNDBUF, &granted, &length);
-    // The kernel refuses a packet bigger than the send buffer less its overhead (EMSGSIZE).
-    max_size_ = std::min<std::size_t>(wire::max_midi_size,
-                                      static_cast<std::size_t>(std::max(granted, 1024)) - 1024);
+  // pending_ starts at a message boundary. How many messages end after `offset`:
+  std::size_t messages_after(std::size_t offset) const {
+    std::size_t count = 0;
+    for (std::size_t at = 0; at < pending_.size(); at += length_prefix + length_at(at))
+      count += at + length_prefix + length_at(at) > offset;
+    return count;
+  }
+  // The start of the first message that ends after `offset`.
+  std::size_t boundary_before(std::size_t offset) const {
+    std::size_t at = 0;
+    while (at + length_prefix + length_at(at) <= offset)
+      at += length_prefix + length_at(at);
+    return at;
+  }
+  std::size_t length_at(std::size_t at) const {
+    std::size_t length = 0;
+    for (std::size_t i = 0; i < length_prefix; ++i)
+      length |= static_cast<std::size_t>(pending_[at + i]) << (8 * i);
+    return length;
   }
 
   bool connect_output() {
-    connected_ = ::connect(output_.get(), reinterpret_cast<const sockaddr*>(&out_address_),
-                           sizeof out_address_) == 0;
-    return connected_;
+    Fd fd = unix_socket(SOCK_STREAM);
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&out_address_),
+                  sizeof out_address_) != 0)
+      return false;
+    output_ = std::move(fd);
+    return true;
   }
 
   std::string in_path_, out_path_;
   sockaddr_un out_address_;
   Fd listener_, epoll_, output_;
-  bool connected_ = false;
+  std::vector<std::uint8_t> pending_; // played, from a message boundary; sent up to written_
+  std::size_t written_ = 0;
   std::vector<Fd> writers_;
   std::vector<std::uint8_t> buffer_;
-  std::size_t max_size_ = 0;
   std::uint64_t received_ = 0, errors_ = 0;
   std::string description_;
 };

@@ -131,6 +131,7 @@ int Node::run() {
       report_bursts(after);
       flush_throttled_logs(after);
     }
+    if (midi_) flush_midi(after);
   }
   shutdown();
   return 0;
@@ -303,6 +304,18 @@ void Node::deliver(const std::string& sender, std::span<const std::uint8_t> midi
         suffix(suppressed));
 }
 
+void Node::flush_midi(std::uint64_t now_us) {
+  const std::size_t dropped = midi_->flush();
+  if (!dropped) return;
+  counters_.backend_rejected += dropped;
+  std::uint64_t suppressed = 0;
+  if (backend_log_.admit(now_us, suppressed))
+    log::warn("midi",
+              "the MIDI output could not take {} message(s) from the mesh: its queue was "
+              "full{}",
+              dropped, suffix(suppressed));
+}
+
 void Node::on_publisher_readable() {
   const bool was_ready = link_.ready();
   link_.on_publisher_readable();
@@ -433,6 +446,7 @@ void Node::shutdown() {
     hub_->on_poll(items.data(), steady_us());
   }
   release_all_notes("this node is shutting down");
+  if (midi_) flush_midi(steady_us());
   log_stats();
   link_.disconnect(goodbye_linger_ms);
   if (hub_) hub_->close(goodbye_linger_ms);

@@ -94,6 +94,8 @@ private:
   void report_bursts(std::uint64_t now_us);
   void flush_throttled_logs(std::uint64_t now_us);
   void send_hello();
+  // Passes on what the MIDI backend held back this turn; counts what it could not deliver.
+  void flush_midi(std::uint64_t now_us);
   // At the next turn of the loop, whatever the role.
   void hello_now() noexcept { next_hello_us_ = next_node_hello_us_ = 0; }
   void shutdown();

@@ -30,22 +30,36 @@ def writer(path: str) -> socket.socket:
 
 
 class Reader:
-    """Listens where a node plays; the node connects when it first plays."""
+    """Listens where a node plays: the node connects when it first plays, and writes each message
+    as a 4-byte little-endian length and the bytes."""
 
     def __init__(self, path: str):
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(path)
         self.listener.listen(1)
         self.conn: socket.socket | None = None
+        self.buffer = b""
 
     def recv(self, timeout: float) -> bytes | None:
-        if self.conn is None:
-            if not select.select([self.listener], [], [], timeout)[0]:
+        """The next message, or None after `timeout` seconds without one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if len(self.buffer) >= 4:
+                length = int.from_bytes(self.buffer[:4], "little")
+                if len(self.buffer) >= 4 + length:
+                    message, self.buffer = self.buffer[4:4 + length], self.buffer[4 + length:]
+                    return message
+            left = deadline - time.monotonic()
+            waiting_on = self.listener if self.conn is None else self.conn
+            if left <= 0 or not select.select([waiting_on], [], [], left)[0]:
                 return None
-            self.conn, _ = self.listener.accept()
-        if not select.select([self.conn], [], [], timeout)[0]:
-            return None
-        return self.conn.recv(1 << 20)
+            if self.conn is None:
+                self.conn, _ = self.listener.accept()
+                continue
+            chunk = self.conn.recv(1 << 20)
+            if not chunk:
+                fail("a node closed its output")
+            self.buffer += chunk
 
     def close(self) -> None:
         for s in (self.conn, self.listener):

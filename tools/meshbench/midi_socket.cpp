@@ -21,8 +21,8 @@ sockaddr_un address_of(const std::string& path) {
   return address;
 }
 
-int packet_socket() noexcept {
-  return ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+int unix_socket(int type) noexcept {
+  return ::socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 }
 
 } // namespace
@@ -41,7 +41,7 @@ void UniqueFd::reset(int fd) noexcept {
 
 bool MidiInlet::send(std::span<const std::uint8_t> message) noexcept {
   if (fd_.get() < 0) {
-    UniqueFd fd(packet_socket());
+    UniqueFd fd(unix_socket(SOCK_SEQPACKET));
     sockaddr_un address{};
     try {
       address = address_of(path_);
@@ -59,7 +59,8 @@ bool MidiInlet::send(std::span<const std::uint8_t> message) noexcept {
   return false;
 }
 
-MidiOutlet::MidiOutlet(std::string path) : path_(std::move(path)), listener_(packet_socket()) {
+MidiOutlet::MidiOutlet(std::string path)
+    : path_(std::move(path)), listener_(unix_socket(SOCK_STREAM)) {
   const sockaddr_un address = address_of(path_);
   ::unlink(path_.c_str());
   if (listener_.get() < 0 ||
@@ -77,27 +78,34 @@ void MidiOutlet::accept() noexcept {
   if (fd >= 0) connection_.reset(fd);
 }
 
-int MidiOutlet::receive(std::uint8_t* buffers, std::size_t size, std::size_t* sizes,
-                        int count) noexcept {
+int MidiOutlet::receive(std::vector<std::span<const std::uint8_t>>& out) {
   if (connection_.get() < 0) return 0;
-  constexpr int most = 256;
-  iovec vectors[most];
-  mmsghdr headers[most] = {};
-  count = std::min(count, most);
-  for (int i = 0; i < count; ++i) {
-    vectors[i] = {buffers + i * size, size};
-    headers[i].msg_hdr.msg_iov = &vectors[i];
-    headers[i].msg_hdr.msg_iovlen = 1;
-  }
-  const int taken = ::recvmmsg(connection_.get(), headers, count, MSG_DONTWAIT, nullptr);
-  if (taken < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
-  if (taken <= 0 || headers[0].msg_len == 0) { // closed: recvmmsg reads an empty end packet
+  constexpr std::size_t prefix = 4, chunk = 256 * 1024;
+  // Keep the unfinished tail of the last read at the front.
+  std::copy(buffer_.begin() + static_cast<std::ptrdiff_t>(parsed_),
+            buffer_.begin() + static_cast<std::ptrdiff_t>(filled_), buffer_.begin());
+  filled_ -= parsed_;
+  parsed_ = 0;
+  if (buffer_.size() < filled_ + chunk) buffer_.resize(filled_ + chunk);
+  const ssize_t n = ::recv(connection_.get(), buffer_.data() + filled_, chunk, MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+  if (n <= 0) {
     connection_.reset();
+    filled_ = 0;
     return -1;
   }
-  for (int i = 0; i < taken; ++i)
-    sizes[i] = headers[i].msg_len;
-  return taken;
+  filled_ += static_cast<std::size_t>(n);
+  int count = 0;
+  while (filled_ - parsed_ >= prefix) {
+    std::size_t length = 0;
+    for (std::size_t i = 0; i < prefix; ++i)
+      length |= static_cast<std::size_t>(buffer_[parsed_ + i]) << (8 * i);
+    if (filled_ - parsed_ < prefix + length) break;
+    out.emplace_back(buffer_.data() + parsed_ + prefix, length);
+    parsed_ += prefix + length;
+    ++count;
+  }
+  return count;
 }
 
 } // namespace meshbench

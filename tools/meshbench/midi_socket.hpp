@@ -1,12 +1,14 @@
 #pragma once
-// meshbench's end of a node's socket MIDI backend (src/midi/socket_ports.hpp): Unix
-// SOCK_SEQPACKET sockets, one MIDI message per packet. The node listens on PATH-in and we connect
-// to play into it; we listen on PATH-out and the node connects when it first plays.
+// meshbench's end of a node's socket MIDI backend (src/midi/socket_ports.hpp). The node listens
+// on PATH-in, a SOCK_SEQPACKET Unix socket taking one MIDI message per packet, and we connect to
+// play into it; we listen on PATH-out, a stream socket, and the node connects when it first plays
+// and writes each message as a 4-byte little-endian length and the bytes.
 
 #include <cstdint>
 #include <span>
 #include <string>
 #include <sys/types.h>
+#include <vector>
 
 namespace meshbench {
 
@@ -49,14 +51,15 @@ public:
   int connection_fd() const noexcept { return connection_.get(); }
   // Takes the node's pending connection (a node that reconnects replaces the old one).
   void accept() noexcept;
-  // Up to `count` waiting messages of at most `size` bytes each (longer ones are cut) into
-  // `buffers` (count x size bytes), their sizes into `sizes`, in one system call: how many it
-  // took, 0 when none waits, -1 when the node closed.
-  int receive(std::uint8_t* buffers, std::size_t size, std::size_t* sizes, int count) noexcept;
+  // Reads what waits (one system call) and appends the complete messages to `out`; they stay
+  // valid until the next call. Returns how many, 0 when none waits, -1 when the node closed.
+  int receive(std::vector<std::span<const std::uint8_t>>& out);
 
 private:
   std::string path_;
   UniqueFd listener_, connection_;
+  std::vector<std::uint8_t> buffer_;
+  std::size_t filled_ = 0, parsed_ = 0; // bytes read; bytes of whole messages handed out
 };
 
 } // namespace meshbench
