@@ -181,9 +181,16 @@ IdleResult measure_idle(NodeFleet& fleet, pid_t hub, double seconds) {
   IdleResult r;
   r.nodes = fleet.size();
   r.seconds = elapsed;
-  for (std::size_t i = 0; i < fleet.size(); ++i)
-    r.node_cpu_percent = std::max(
-        r.node_cpu_percent, 100.0 * (read_proc(fleet.pid(i)).cpu() - before[i].cpu()) / elapsed);
+  for (std::size_t i = 0; i < fleet.size(); ++i) {
+    const ProcReading after = read_proc(fleet.pid(i));
+    r.node_cpu_percent =
+        std::max(r.node_cpu_percent, 100.0 * (after.cpu() - before[i].cpu()) / elapsed);
+    r.node_wakeups_per_s = std::max(r.node_wakeups_per_s,
+                                    static_cast<double>(after.sleeps - before[i].sleeps) / elapsed);
+    r.node_main_wakeups_per_s = std::max(
+        r.node_main_wakeups_per_s,
+        static_cast<double>(after.main_thread_sleeps - before[i].main_thread_sleeps) / elapsed);
+  }
   r.hub_cpu_percent = 100.0 * (read_proc(hub).cpu() - hub0.cpu()) / elapsed;
   check(fleet);
   return r;

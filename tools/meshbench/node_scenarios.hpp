@@ -37,6 +37,8 @@ struct IdleResult {
   double seconds = 0;
   double node_cpu_percent = 0; // the busiest node of the fleet
   double hub_cpu_percent = 0;
+  // Wake-ups per second of the node that woke most: all its threads, and its main thread.
+  double node_wakeups_per_s = 0, node_main_wakeups_per_s = 0;
 };
 
 // Senders 0..senders-1 each play `rate_hz` for `seconds`, spread evenly in time.

@@ -31,6 +31,13 @@ ProcReading read_proc(pid_t pid) {
     std::ifstream schedstat(task.path() / "schedstat");
     unsigned long long run_ns = 0;
     if (schedstat >> run_ns) reading.run_seconds += static_cast<double>(run_ns) / 1e9;
+    std::ifstream task_status(task.path() / "status");
+    while (std::getline(task_status, line))
+      if (line.starts_with("voluntary_ctxt_switches:")) {
+        const std::uint64_t sleeps = std::stoull(line.substr(line.find(':') + 1));
+        reading.sleeps += sleeps;
+        if (task.path().filename() == std::to_string(pid)) reading.main_thread_sleeps = sleeps;
+      }
   }
   std::ifstream status(dir + "/status");
   while (std::getline(status, line))

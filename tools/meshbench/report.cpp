@@ -134,9 +134,11 @@ std::string format_table(const Report& report) {
   }
   if (report.idle)
     out += fmt::format("\nIdle over {:.1f} s with {} nodes joined: busiest node {:.3f}% CPU, hub "
-                       "{:.3f}%\n",
+                       "{:.3f}%; wake-ups of the most wakeful node {:.0f}/s, its main thread "
+                       "{:.0f}/s\n",
                        report.idle->seconds, report.idle->nodes, report.idle->node_cpu_percent,
-                       report.idle->hub_cpu_percent);
+                       report.idle->hub_cpu_percent, report.idle->node_wakeups_per_s,
+                       report.idle->node_main_wakeups_per_s);
   if (report.hub_peak_rss_kib || report.node_peak_rss_kib)
     out += fmt::format("Peak RSS (VmHWM): hub {:.1f} MiB, largest node {:.1f} MiB\n",
                        report.hub_peak_rss_kib / 1024.0, report.node_peak_rss_kib / 1024.0);
@@ -223,9 +225,11 @@ std::string format_json(const Report& report) {
   out += "\n  ],\n";
   if (report.idle)
     out += fmt::format("  \"idle\": {{\"seconds\": {:.3f}, \"nodes\": {}, "
-                       "\"node_cpu_percent\": {:.4f}, \"hub_cpu_percent\": {:.4f}}},\n",
+                       "\"node_cpu_percent\": {:.4f}, \"hub_cpu_percent\": {:.4f}, "
+                       "\"node_wakeups_per_s\": {:.1f}, \"node_main_wakeups_per_s\": {:.1f}}},\n",
                        report.idle->seconds, report.idle->nodes, report.idle->node_cpu_percent,
-                       report.idle->hub_cpu_percent);
+                       report.idle->hub_cpu_percent, report.idle->node_wakeups_per_s,
+                       report.idle->node_main_wakeups_per_s);
   out += fmt::format("  \"hub_peak_rss_kib\": {}, \"node_peak_rss_kib\": {},\n",
                      report.hub_peak_rss_kib, report.node_peak_rss_kib);
   if (report.tcp_echo_rtt)
