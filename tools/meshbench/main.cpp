@@ -3,6 +3,7 @@
 // with in-process clients, prints a table and optionally writes JSON.
 
 #include "hub_process.hpp"
+#include "jack_scenarios.hpp"
 #include "node_fleet.hpp"
 #include "node_scenarios.hpp"
 #include "proc_stats.hpp"
@@ -34,7 +35,7 @@ struct Options {
   int io_threads = 2;
   bool quick = false;
   bool skip_baseline = false;
-  std::string only; // "", "throughput", "latency" or "nodes"
+  std::string only; // "", "throughput", "latency", "nodes" or "jack"
   std::string json;
   std::string hub_log;
   // Through real node processes.
@@ -46,6 +47,11 @@ struct Options {
   // driver's full queue), and that holds ~500 small messages with Linux's default wmem_max.
   std::uint64_t node_window = 400;
   double idle_seconds = 10;
+  // End to end through JACK (when jackd is installed).
+  bool no_jack = false;
+  std::vector<unsigned> jack_periods = {512, 128};
+  std::vector<std::size_t> jack_nodes = {2, 8};
+  double jack_seconds = 10;
 };
 
 void run_nodes(const Options& o, Report& report) {
@@ -211,7 +217,7 @@ int main(int argc, char** argv) {
                              "20,000 through real nodes");
   app.add_flag("--skip-baseline", o.skip_baseline, "Measure the hub only");
   app.add_option("--only", o.only, "Run one measurement only")
-      ->check(CLI::IsMember({"throughput", "latency", "nodes"}));
+      ->check(CLI::IsMember({"throughput", "latency", "nodes", "jack"}));
   app.add_option("--nodes", o.node_counts, "Real nodes: how many for 1 sender's latency")
       ->check(CLI::Range(2, 127))
       ->capture_default_str();
@@ -232,6 +238,19 @@ int main(int argc, char** argv) {
   app.add_option("--idle-seconds", o.idle_seconds, "Real nodes: idle CPU window")
       ->check(CLI::Range(0.5, 600.0))
       ->capture_default_str();
+  app.add_flag("--no-jack", o.no_jack, "Skip the end-to-end run through a JACK server");
+  app.add_option("--jack-periods", o.jack_periods,
+                 "JACK: periods in frames at 48 kHz, a server each")
+      ->delimiter(',')
+      ->check(CLI::Range(16, 8192))
+      ->capture_default_str();
+  app.add_option("--jack-nodes", o.jack_nodes, "JACK: node counts, one sender each")
+      ->delimiter(',')
+      ->check(CLI::Range(2, 127))
+      ->capture_default_str();
+  app.add_option("--jack-seconds", o.jack_seconds, "JACK: how long each run sends")
+      ->check(CLI::Range(0.1, 600.0))
+      ->capture_default_str();
   app.add_option("--json", o.json, "Also write the results as JSON to FILE")->type_name("FILE");
   app.add_option("--hub-log", o.hub_log, "Where the hub's output goes")->type_name("FILE");
   try {
@@ -245,6 +264,8 @@ int main(int argc, char** argv) {
     if (app.count("--node-seconds") == 0) o.node_seconds = 2;
     if (app.count("--node-messages") == 0) o.node_messages = 20'000;
     if (app.count("--idle-seconds") == 0) o.idle_seconds = 3;
+    if (app.count("--jack-nodes") == 0) o.jack_nodes = {2};
+    if (app.count("--jack-seconds") == 0) o.jack_seconds = 2;
   }
   if (std::find(o.node_counts.begin(), o.node_counts.end(), o.fleet) == o.node_counts.end())
     o.node_counts.push_back(o.fleet); // its idle and all-sending runs need it
@@ -258,8 +279,14 @@ int main(int argc, char** argv) {
   report.batch = o.batch;
   int status = 0;
   try {
-    if (o.only != "nodes") run(o, report); // the hub is stopped by then, whatever happened
+    if (o.only.empty() || o.only == "throughput" || o.only == "latency")
+      run(o, report); // the hub is stopped by then, whatever happened
     if (o.only.empty() || o.only == "nodes") run_nodes(o, report);
+    if ((o.only.empty() && !o.no_jack) || o.only == "jack") {
+      report.jack = run_jack_scenarios({o.midimesh, o.jack_periods, o.jack_nodes, 48000, o.rate,
+                                        o.jack_seconds, o.hub_log + ".jack"});
+      if (report.jack->failed()) status = 1;
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "meshbench: %s (hub log: %s)\n", e.what(), o.hub_log.c_str());
     status = 1;

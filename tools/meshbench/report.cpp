@@ -42,6 +42,79 @@ Spread spread(const std::vector<double>& values) {
   return {*lo, std::accumulate(values.begin(), values.end(), 0.0) / values.size(), *hi};
 }
 
+// The socket backend's "1 of N" of the same run: what JACK is compared with.
+const NodeLatencyResult* socket_one_of(const Report& report, std::size_t nodes) {
+  for (const auto& r : report.node_latency)
+    if (r.senders == 1 && r.nodes == nodes && r.latency.count > 0) return &r;
+  return nullptr;
+}
+
+std::string jack_table(const Report& report) {
+  if (!report.jack->skipped.empty())
+    return fmt::format("\nEnd to end through JACK: skipped: {}\n", report.jack->skipped);
+  std::string out;
+  unsigned period = 0;
+  for (const auto& r : report.jack->results) {
+    if (r.period != period) {
+      period = r.period;
+      double rate = 0; // achieved: the first run of this period that sent anything
+      for (const auto& each : report.jack->results)
+        if (each.period == period && rate == 0) rate = each.rate_hz;
+      out += fmt::format("\nEnd to end through JACK (period {} frames = {:.1f} ms, synchronous), "
+                         "one sender at {}, microseconds in JACK's frame clock; "
+                         "+socket: minus the socket backend's 1 of N above\n",
+                         r.period, r.period_ms(),
+                         rate > 0 ? fmt::format("{:.0f} msg/s", rate) : "(none sent)");
+      out += fmt::format("{:>5} {:>7} {:>9} {:>6} {:>6} {:>5} {:>6} {:>6} {:>6} {:>6} {:>7} "
+                         "{:>12} {:>12} {:>6}\n",
+                         "nodes", "sent", "delivered", "lost", "reord", "xruns", "p50", "p99",
+                         "p99.9", "max", "mean", "p50 +socket", "p99 +socket", "clock");
+    }
+    if (r.latency.count == 0 && !r.error.empty()) {
+      out += fmt::format("{:>5} failed: {}\n", r.nodes, r.error);
+      continue;
+    }
+    const auto* socket = socket_one_of(report, r.nodes);
+    auto plus = [&](double jack, double socket_us) {
+      return fmt::format("{:+.0f}", jack - socket_us);
+    };
+    out += fmt::format("{:>5} {:>7} {:>9} {:>6} {:>6} {:>5} {:>6.0f} {:>6.0f} {:>6.0f} {:>6.0f} "
+                       "{:>7.1f} {:>12} {:>12} {:>6.3f}{}\n",
+                       r.nodes, r.sent, r.delivered, r.lost, r.reordered, r.xruns, r.latency.p50_us,
+                       r.latency.p99_us, r.latency.p999_us, r.latency.max_us, r.latency.mean_us,
+                       socket ? plus(r.latency.p50_us, socket->latency.p50_us) : "n/a",
+                       socket ? plus(r.latency.p99_us, socket->latency.p99_us) : "n/a",
+                       r.frame_clock_ratio, r.error.empty() ? "" : "  (" + r.error + ")");
+  }
+  return out;
+}
+
+std::string jack_json(const Report& report) {
+  std::string out = fmt::format("  \"jack_latency\": {{\"skipped\": {}, \"results\": [",
+                                json_string(report.jack->skipped));
+  for (std::size_t i = 0; i < report.jack->results.size(); ++i) {
+    const auto& r = report.jack->results[i];
+    const auto* socket = socket_one_of(report, r.nodes);
+    auto minus = [&](double LatencySummary::*field) {
+      return socket ? fmt::format("{:.1f}", r.latency.*field - socket->latency.*field) : "null";
+    };
+    out += fmt::format(
+        "{}\n    {{\"period_frames\": {}, \"period_ms\": {:.3f}, \"sample_rate\": {}, "
+        "\"nodes\": {}, \"senders\": 1, \"rate_hz\": {:.1f}, \"sent\": {}, \"expected\": {}, "
+        "\"delivered\": {}, \"lost\": {}, \"reordered\": {}, \"duplicates\": {}, "
+        "\"xruns\": {}, \"write_failures\": {}, \"frame_clock_ratio\": {:.4f}, "
+        "\"samples\": {}, \"p50_us\": {}, \"p99_us\": {}, \"p999_us\": {}, \"max_us\": {}, "
+        "\"mean_us\": {:.2f}, \"jack_minus_socket_p50_us\": {}, "
+        "\"jack_minus_socket_p99_us\": {}, \"error\": {}}}",
+        i ? "," : "", r.period, r.period_ms(), r.sample_rate, r.nodes, r.rate_hz, r.sent,
+        r.expected, r.delivered, r.lost, r.reordered, r.duplicates, r.xruns, r.write_failures,
+        r.frame_clock_ratio, r.latency.count, r.latency.p50_us, r.latency.p99_us, r.latency.p999_us,
+        r.latency.max_us, r.latency.mean_us, minus(&LatencySummary::p50_us),
+        minus(&LatencySummary::p99_us), json_string(r.error));
+  }
+  return out + "\n  ]},\n";
+}
+
 } // namespace
 
 std::optional<double> throughput_ratio(const Report& report, const std::string& label) {
@@ -151,6 +224,7 @@ std::string format_table(const Report& report) {
   if (const auto ratio = node_latency_ratio(report))
     out +=
         fmt::format("Node p99 (1 sender, 8 nodes) / direct ZeroMQ PUB->SUB p99: {:.2f}\n", *ratio);
+  if (report.jack) out += jack_table(report);
   out += "\nHub / baseline:";
   std::vector<std::string> labels;
   for (const auto& r : report.throughput)
@@ -240,6 +314,7 @@ std::string format_json(const Report& report) {
                        report.tcp_echo_rtt->max_us);
   if (const auto ratio = node_latency_ratio(report))
     out += fmt::format("  \"node_p99_over_direct_p99\": {:.4f},\n", *ratio);
+  if (report.jack) out += jack_json(report);
   out += "  \"hub_over_baseline\": {";
   std::vector<std::string> parts;
   for (const auto& r : report.throughput)

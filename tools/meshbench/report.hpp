@@ -1,6 +1,7 @@
 #pragma once
 // What a run found, as a table for people and JSON for scripts. Pure formatting: no sockets.
 
+#include "jack_scenarios.hpp"
 #include "node_scenarios.hpp"
 #include "scenarios.hpp"
 
@@ -26,6 +27,7 @@ struct Report {
   std::optional<IdleResult> idle;
   std::uint64_t hub_peak_rss_kib = 0, node_peak_rss_kib = 0; // VmHWM; nodes: the largest
   std::optional<LatencySummary> tcp_echo_rtt;
+  std::optional<JackRun> jack; // end to end through JACK, when asked for
 };
 
 // hub / direct for the scenario `label`: delivered msgs/s for throughput; nullopt if one is
