@@ -24,7 +24,7 @@ struct FleetConfig {
   std::string midimesh;
   std::uint16_t hub_port = 0;
   std::size_t nodes = 8;
-  std::string dir;      // where the ipc sockets go; must exist
+  std::string dir;      // where the nodes' MIDI sockets go; must exist
   std::string log_path; // every node's output, appended
 };
 
