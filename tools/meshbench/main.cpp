@@ -157,7 +157,10 @@ void run(const Options& o, Report& report) {
                             o.window,
                             o.batch,
                             limit};
-  LatencyPlan latency{"latency", o.receivers, o.rate, o.seconds};
+  const std::vector<LatencyPlan> latency_plans = {
+      {fmt::format("1->{}", o.receivers), 1, o.receivers, o.rate, o.seconds},
+      {fmt::format("{}<->{}", o.receivers, o.receivers), o.receivers, o.receivers, o.rate,
+       o.seconds}};
 
   for (const Topology* path : paths) {
     if (o.only != "latency") {
@@ -168,9 +171,12 @@ void run(const Options& o, Report& report) {
       }
     }
     if (o.only != "throughput") {
-      std::printf("latency via %s for %.1f s...\n", path->name.c_str(), o.seconds);
-      std::fflush(stdout);
-      report.latency.push_back(run_latency(context, *path, latency));
+      for (const LatencyPlan& plan : latency_plans) {
+        std::printf("latency %s via %s for %.1f s...\n", plan.label.c_str(), path->name.c_str(),
+                    o.seconds);
+        std::fflush(stdout);
+        report.latency.push_back(run_latency(context, *path, plan));
+      }
     }
     // The hub is done once its scenarios are: the baseline runs without it taking CPU.
     if (path == &via_hub) report.hub_exit = hub.stop();
@@ -178,6 +184,8 @@ void run(const Options& o, Report& report) {
   // Hub scenarios first then direct ones: list them paired for the table.
   std::stable_sort(report.throughput.begin(), report.throughput.end(),
                    [](const auto& a, const auto& b) { return a.label < b.label; });
+  std::stable_sort(report.latency.begin(), report.latency.end(),
+                   [](const auto& a, const auto& b) { return a.senders < b.senders; });
 }
 
 } // namespace

@@ -139,7 +139,7 @@ std::optional<double> node_latency_ratio(const Report& report) {
     if (r.senders == 1 && r.nodes == 8) node = &r;
   const LatencyResult* direct = nullptr;
   for (const auto& r : report.latency)
-    if (r.topology == "direct") direct = &r;
+    if (r.topology == "direct" && r.senders == 1) direct = &r;
   if (!node || !direct || direct->latency.p99_us <= 0) return std::nullopt;
   return node->latency.p99_us / direct->latency.p99_us;
 }
@@ -166,18 +166,18 @@ std::string format_table(const Report& report) {
     }
   }
   if (!report.latency.empty()) {
-    const auto& first = report.latency.front();
-    out += fmt::format("\nOne-way latency, envelope time_us to receipt: 1 sender at {:.0f} msg/s "
-                       "for {:.1f} s, {} receivers, microseconds\n",
-                       first.achieved_rate_hz,
-                       static_cast<double>(first.sent) / std::max(first.achieved_rate_hz, 1.0),
-                       first.receivers);
-    out += fmt::format("{:<7} {:>7} {:>10} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7}\n", "path", "sent",
-                       "delivered", "drops", "p50", "p99", "p99.9", "max", "mean");
+    out += fmt::format("\nOne-way latency, envelope time_us to receipt, in-process clients, at "
+                       "{:.0f} msg/s per sender, microseconds\n",
+                       report.latency.front().achieved_rate_hz);
+    out += fmt::format(
+        "{:<10} {:<7} {:>4} {:>4} {:>7} {:>10} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7}\n", "scenario",
+        "path", "send", "recv", "sent", "delivered", "drops", "p50", "p99", "p99.9", "max", "mean");
     for (const auto& r : report.latency)
-      out += fmt::format("{:<7} {:>7} {:>10} {:>6} {:>7.0f} {:>7.0f} {:>7.0f} {:>7.0f} {:>7.1f}\n",
-                         r.topology, r.sent, r.delivered, r.drops, r.latency.p50_us,
-                         r.latency.p99_us, r.latency.p999_us, r.latency.max_us, r.latency.mean_us);
+      out += fmt::format("{:<10} {:<7} {:>4} {:>4} {:>7} {:>10} {:>6} {:>7.0f} {:>7.0f} {:>7.0f} "
+                         "{:>7.0f} {:>7.1f}\n",
+                         r.label, r.topology, r.senders, r.receivers, r.sent, r.delivered, r.drops,
+                         r.latency.p50_us, r.latency.p99_us, r.latency.p999_us, r.latency.max_us,
+                         r.latency.mean_us);
   }
   if (!report.node_latency.empty()) {
     out += "\nReal node processes (--midi-api socket), one-way from the sending node taking a "
@@ -263,14 +263,15 @@ std::string format_json(const Report& report) {
   out += "\n  ],\n  \"latency\": [";
   for (std::size_t i = 0; i < report.latency.size(); ++i) {
     const auto& r = report.latency[i];
-    out += fmt::format("{}\n    {{\"scenario\": {}, \"path\": {}, \"receivers\": {}, \"sent\": {}, "
+    out += fmt::format("{}\n    {{\"scenario\": {}, \"path\": {}, \"senders\": {}, "
+                       "\"receivers\": {}, \"sent\": {}, "
                        "\"expected\": {}, \"delivered\": {}, \"drops\": {}, \"gaps\": {}, "
                        "\"rate_hz\": {:.1f}, \"samples\": {}, \"p50_us\": {}, \"p99_us\": {}, "
                        "\"p999_us\": {}, \"max_us\": {}, \"mean_us\": {:.2f}}}",
-                       i ? "," : "", json_string(r.label), json_string(r.topology), r.receivers,
-                       r.sent, r.expected, r.delivered, r.drops, r.gaps, r.achieved_rate_hz,
-                       r.latency.count, r.latency.p50_us, r.latency.p99_us, r.latency.p999_us,
-                       r.latency.max_us, r.latency.mean_us);
+                       i ? "," : "", json_string(r.label), json_string(r.topology), r.senders,
+                       r.receivers, r.sent, r.expected, r.delivered, r.drops, r.gaps,
+                       r.achieved_rate_hz, r.latency.count, r.latency.p50_us, r.latency.p99_us,
+                       r.latency.p999_us, r.latency.max_us, r.latency.mean_us);
   }
   out += "\n  ],\n  \"node_latency\": [";
   for (std::size_t i = 0; i < report.node_latency.size(); ++i) {

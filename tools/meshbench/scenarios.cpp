@@ -107,27 +107,29 @@ ThroughputResult run_throughput(zmq::context_t& context, const Topology& topolog
 
 LatencyResult run_latency(zmq::context_t& context, const Topology& topology,
                           const LatencyPlan& plan) {
-  const auto total = static_cast<std::uint64_t>(plan.rate_hz * plan.seconds);
+  const std::size_t senders = std::max<std::size_t>(1, plan.senders);
+  const auto total = static_cast<std::uint64_t>(plan.rate_hz * plan.seconds) * senders;
+  // The senders take turns: together they send senders x rate_hz, evenly spaced.
   const auto period = std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(1.0 / plan.rate_hz));
+      std::chrono::duration<double>(1.0 / plan.rate_hz / static_cast<double>(senders)));
   const auto deadline = Clock::now() + probe_limit +
                         std::chrono::duration_cast<Clock::duration>(
                             std::chrono::duration<double>(plan.seconds * 1.5 + 1.0));
   MeshShape shape;
-  shape.senders = 1;
+  shape.senders = senders;
   shape.receivers = plan.receivers;
+  shape.senders_receive = senders > 1;
   shape.latency_capacity = total;
   BenchMesh mesh(context, topology, shape, deadline + drain_limit);
   mesh.probe(probe_limit);
 
   // A fixed schedule (start + i * period) so that a late wake-up does not slow the rate; the
   // envelope's time is read just before sending, so the sleep's jitter is not in the latency.
-  Publisher& publisher = mesh.publisher(0);
   const auto start = Clock::now();
   std::uint64_t sent = 0;
   for (; sent < total && Clock::now() < deadline; ++sent) {
     std::this_thread::sleep_until(start + period * static_cast<Clock::rep>(sent));
-    publisher.publish(note_on, wall_us());
+    mesh.publisher(sent % senders).publish(note_on, wall_us());
     if (sent % 256 == 0 && !topology.alive())
       throw BenchError("the hub process exited during the run");
   }
@@ -138,7 +140,9 @@ LatencyResult run_latency(zmq::context_t& context, const Topology& topology,
   result.topology = topology.name;
   result.receivers = plan.receivers;
   result.sent = sent;
-  result.expected = sent * plan.receivers;
+  result.senders = senders;
+  // All-to-all, nobody hears itself.
+  result.expected = sent * (senders > 1 ? plan.receivers - 1 : plan.receivers);
   wait_for_arrivals(mesh, deadline + drain_limit, topology,
                     [&] { return mesh.measured_total() >= result.expected; });
   mesh.stop_and_join();
@@ -152,7 +156,9 @@ LatencyResult run_latency(zmq::context_t& context, const Topology& topology,
     samples.insert(samples.end(), l.begin(), l.end());
   }
   result.drops = result.expected - std::min(result.expected, result.delivered);
-  result.achieved_rate_hz = send_seconds > 0 ? static_cast<double>(sent) / send_seconds : 0.0;
+  result.achieved_rate_hz =
+      send_seconds > 0 ? static_cast<double>(sent) / send_seconds / static_cast<double>(senders)
+                       : 0.0;
   result.latency = summarize(std::move(samples));
   if (mesh.receiver_failed()) throw BenchError("a receiver thread failed");
   return result;

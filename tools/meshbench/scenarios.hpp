@@ -37,6 +37,8 @@ struct ThroughputResult {
 
 struct LatencyPlan {
   std::string label;
+  // More than one: all-to-all, every receiver also sends at rate_hz, the senders in turn.
+  std::size_t senders = 1;
   std::size_t receivers = 8;
   double rate_hz = 1000;
   double seconds = 10;
@@ -44,7 +46,7 @@ struct LatencyPlan {
 
 struct LatencyResult {
   std::string label, topology;
-  std::size_t receivers = 0;
+  std::size_t senders = 1, receivers = 0;
   std::uint64_t sent = 0, expected = 0, delivered = 0, drops = 0, gaps = 0;
   double achieved_rate_hz = 0;
   LatencySummary latency; // over every receiver's samples
