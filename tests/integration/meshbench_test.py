@@ -47,7 +47,7 @@ def test() -> None:
             fail(f"meshbench exited with {code}:\n{text[-3000:]}")
         report = json.loads(out.read_text())
         check_counts(report, "throughput", 4)  # 1->3 and 3<->3, through the hub and direct
-        check_counts(report, "latency", 4)  # 1->3 and 3<->3, through the hub and direct
+        check_counts(report, "latency", 6)  # 1->1, 1->3, 3<->3 through the hub and direct
         check_counts(report, "node_latency", 2)  # 1 of 3, all 3
         check_counts(report, "node_throughput", 2)
         if not report.get("idle") or report["node_peak_rss_kib"] <= 0:

@@ -158,6 +158,7 @@ void run(const Options& o, Report& report) {
                             o.batch,
                             limit};
   const std::vector<LatencyPlan> latency_plans = {
+      {"1->1", 1, 1, o.rate, o.seconds}, // the plain pair: the goal's yardstick
       {fmt::format("1->{}", o.receivers), 1, o.receivers, o.rate, o.seconds},
       {fmt::format("{}<->{}", o.receivers, o.receivers), o.receivers, o.receivers, o.rate,
        o.seconds}};
@@ -184,8 +185,9 @@ void run(const Options& o, Report& report) {
   // Hub scenarios first then direct ones: list them paired for the table.
   std::stable_sort(report.throughput.begin(), report.throughput.end(),
                    [](const auto& a, const auto& b) { return a.label < b.label; });
-  std::stable_sort(report.latency.begin(), report.latency.end(),
-                   [](const auto& a, const auto& b) { return a.senders < b.senders; });
+  std::stable_sort(report.latency.begin(), report.latency.end(), [](const auto& a, const auto& b) {
+    return std::pair(a.senders, a.receivers) < std::pair(b.senders, b.receivers);
+  });
 }
 
 } // namespace

@@ -32,6 +32,10 @@ std::string ratio_text(std::optional<double> ratio) {
   return ratio ? fmt::format("{:.2f}", *ratio) : "n/a";
 }
 
+std::string json_number(std::optional<double> value) {
+  return value ? fmt::format("{:.4f}", *value) : "null";
+}
+
 struct Spread {
   double min = 0, mean = 0, max = 0;
 };
@@ -124,24 +128,26 @@ std::optional<double> throughput_ratio(const Report& report, const std::string& 
   return hub->delivered_per_s / direct->delivered_per_s;
 }
 
-std::optional<double> latency_ratio(const Report& report, double LatencySummary::*field) {
-  if (report.latency.empty()) return std::nullopt;
-  const std::string& label = report.latency.front().label;
+std::optional<double> latency_ratio(const Report& report, const std::string& label,
+                                    double LatencySummary::*field) {
   const auto* hub = find(report.latency, label, "hub");
   const auto* direct = find(report.latency, label, "direct");
   if (!hub || !direct || direct->latency.*field <= 0) return std::nullopt;
   return hub->latency.*field / direct->latency.*field;
 }
 
-std::optional<double> node_latency_ratio(const Report& report) {
-  const NodeLatencyResult* node = nullptr;
-  for (const auto& r : report.node_latency)
-    if (r.senders == 1 && r.nodes == 8) node = &r;
-  const LatencyResult* direct = nullptr;
-  for (const auto& r : report.latency)
-    if (r.topology == "direct" && r.senders == 1) direct = &r;
-  if (!node || !direct || direct->latency.p99_us <= 0) return std::nullopt;
-  return node->latency.p99_us / direct->latency.p99_us;
+std::optional<PairRatios> pair_ratios(const Report& report) {
+  const LatencyResult* pair = find(report.latency, "1->1", "direct");
+  if (!pair || pair->latency.p99_us <= 0) return std::nullopt;
+  PairRatios r;
+  r.pair_p99_us = pair->latency.p99_us;
+  for (const auto& hub : report.latency)
+    if (hub.topology == "hub" && hub.senders == 1 && hub.receivers == 8)
+      r.hub_1_to_8 = hub.latency.p99_us / pair->latency.p99_us;
+  for (const auto& node : report.node_latency)
+    if (node.senders == 1 && node.nodes == 8)
+      r.nodes_1_of_8 = node.latency.p99_us / pair->latency.p99_us;
+  return r;
 }
 
 std::string format_table(const Report& report) {
@@ -221,9 +227,10 @@ std::string format_table(const Report& report) {
                        "p99.9 {:.0f} max {:.0f} us ({} samples); one way ~ half\n",
                        t.p50_us, t.p99_us, t.p999_us, t.max_us, t.count);
   }
-  if (const auto ratio = node_latency_ratio(report))
-    out +=
-        fmt::format("Node p99 (1 sender, 8 nodes) / direct ZeroMQ PUB->SUB p99: {:.2f}\n", *ratio);
+  if (const auto r = pair_ratios(report))
+    out += fmt::format("p99 over the plain ZeroMQ pair's ({:.0f} us, 1->1 direct): through the hub "
+                       "1->8 {}; real nodes, 1 sender of 8 {}\n",
+                       r->pair_p99_us, ratio_text(r->hub_1_to_8), ratio_text(r->nodes_1_of_8));
   if (report.jack) out += jack_table(report);
   out += "\nHub / baseline:";
   std::vector<std::string> labels;
@@ -231,10 +238,15 @@ std::string format_table(const Report& report) {
     if (std::find(labels.begin(), labels.end(), r.label) == labels.end()) labels.push_back(r.label);
   for (const auto& label : labels)
     out += fmt::format(" throughput {} {};", label, ratio_text(throughput_ratio(report, label)));
-  out += fmt::format(" latency p50 {}, p99 {}, p99.9 {}\n",
-                     ratio_text(latency_ratio(report, &LatencySummary::p50_us)),
-                     ratio_text(latency_ratio(report, &LatencySummary::p99_us)),
-                     ratio_text(latency_ratio(report, &LatencySummary::p999_us)));
+  labels.clear();
+  for (const auto& r : report.latency)
+    if (std::find(labels.begin(), labels.end(), r.label) == labels.end()) labels.push_back(r.label);
+  for (const auto& label : labels)
+    out += fmt::format(" latency {} p50 {}, p99 {}, p99.9 {};", label,
+                       ratio_text(latency_ratio(report, label, &LatencySummary::p50_us)),
+                       ratio_text(latency_ratio(report, label, &LatencySummary::p99_us)),
+                       ratio_text(latency_ratio(report, label, &LatencySummary::p999_us)));
+  out.back() = '\n';
   return out;
 }
 
@@ -313,8 +325,10 @@ std::string format_json(const Report& report) {
                        report.tcp_echo_rtt->count, report.tcp_echo_rtt->p50_us,
                        report.tcp_echo_rtt->p99_us, report.tcp_echo_rtt->p999_us,
                        report.tcp_echo_rtt->max_us);
-  if (const auto ratio = node_latency_ratio(report))
-    out += fmt::format("  \"node_p99_over_direct_p99\": {:.4f},\n", *ratio);
+  if (const auto r = pair_ratios(report))
+    out += fmt::format("  \"p99_over_pair\": {{\"pair_p99_us\": {:.1f}, \"hub_1_to_8\": {}, "
+                       "\"nodes_1_of_8\": {}}},\n",
+                       r->pair_p99_us, json_number(r->hub_1_to_8), json_number(r->nodes_1_of_8));
   if (report.jack) out += jack_json(report);
   out += "  \"hub_over_baseline\": {";
   std::vector<std::string> parts;
@@ -326,9 +340,12 @@ std::string format_json(const Report& report) {
       {"latency p50", &LatencySummary::p50_us},
       {"latency p99", &LatencySummary::p99_us},
       {"latency p99.9", &LatencySummary::p999_us}};
-  for (const auto& [name, field] : fields)
-    if (auto ratio = latency_ratio(report, field))
-      parts.push_back(fmt::format("{}: {:.4f}", json_string(name), *ratio));
+  for (const auto& r : report.latency)
+    if (r.topology == "hub")
+      for (const auto& [name, field] : fields)
+        if (auto ratio = latency_ratio(report, r.label, field))
+          parts.push_back(
+              fmt::format("{}: {:.4f}", json_string(std::string(name) + " " + r.label), *ratio));
   for (std::size_t i = 0; i < parts.size(); ++i)
     out += (i ? ", " : "") + parts[i];
   return out + "}\n}\n";

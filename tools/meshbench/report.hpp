@@ -33,10 +33,15 @@ struct Report {
 // hub / direct for the scenario `label`: delivered msgs/s for throughput; nullopt if one is
 // missing.
 std::optional<double> throughput_ratio(const Report& report, const std::string& label);
-std::optional<double> latency_ratio(const Report& report, double LatencySummary::*field);
+std::optional<double> latency_ratio(const Report& report, const std::string& label,
+                                    double LatencySummary::*field);
 
-// p99 of 1 sender through 8 real nodes over the direct ZeroMQ PUB->SUB p99.
-std::optional<double> node_latency_ratio(const Report& report);
+// p99s over the plain ZeroMQ pair's (1->1 direct), the goal's yardstick; nullopt without it.
+struct PairRatios {
+  double pair_p99_us = 0;
+  std::optional<double> hub_1_to_8, nodes_1_of_8;
+};
+std::optional<PairRatios> pair_ratios(const Report& report);
 
 std::string format_table(const Report& report);
 std::string format_json(const Report& report);
