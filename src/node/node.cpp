@@ -97,6 +97,7 @@ int Node::run() {
     std::uint64_t wake_us = next_hello_us_;
     if (discovery_ && discovery_->next_wakeup_us())
       wake_us = std::min(wake_us, discovery_->next_wakeup_us());
+    if (hub_ && hub_->next_wakeup_us()) wake_us = std::min(wake_us, hub_->next_wakeup_us());
     const auto wait_ms = wake_us > now ? (wake_us - now + 999) / 1000 : 0;
     try {
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
@@ -423,6 +424,7 @@ void Node::shutdown() {
                       wire::encode_payload(wire::Goodbye{"shutting down"}), wall_us());
   if (hub_) {
     // Our own goodbye travels through our own proxy: forward it before the proxy closes.
+    hub_->stop_holding();
     std::vector<zmq::pollitem_t> items;
     hub_->add_poll_items(items);
     zmq::poll(items.data(), items.size(), std::chrono::milliseconds(50));
