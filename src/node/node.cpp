@@ -427,7 +427,13 @@ void Node::shutdown() {
     hub_->stop_holding();
     std::vector<zmq::pollitem_t> items;
     hub_->add_poll_items(items);
-    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(50));
+    try {
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(50));
+    } catch (const zmq::error_t& e) {
+      // A second Ctrl-C or SIGTERM: leaving is already under way, and the notes held must
+      // still be released below.
+      if (e.num() != EINTR) throw;
+    }
     hub_->on_poll(items.data(), steady_us());
   }
   release_all_notes("this node is shutting down");
