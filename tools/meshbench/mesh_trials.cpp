@@ -279,6 +279,8 @@ FailoverResult run_failover(const TrialsConfig& config, int signal) {
     (void)stream.listen_until([&] { return Clock::now() >= tail_until; }, tail_until);
     stream.drain(drain_quiet, Clock::now() + drain_limit);
     s.gap_us = longest_silence(stream.arrivals(), t0, first);
+    for (const Arrival& a : stream.arrivals())
+      if (a.at_us <= t0) s.last_before_us = us_since(a.at_us, t0);
     s.played = stream.played();
     const Counted c = count(stream.arrivals(), s.played);
     s.lost = c.lost;
@@ -286,10 +288,10 @@ FailoverResult run_failover(const TrialsConfig& config, int signal) {
     s.new_hub = sender.role().kind == NodeRole::Kind::hub     ? "sender"
                 : receiver.role().kind == NodeRole::Kind::hub ? "receiver"
                                                               : "unsettled";
-    config.progress(fmt::format("failover {} {}/{}: {:.1f} ms, silence {:.1f} ms, lost {} of {}, "
-                                "new hub: the {}",
+    config.progress(fmt::format("failover {} {}/{}: {:.1f} ms, silence {:.1f} ms (from {:.1f} ms "
+                                "before the signal), lost {} of {}, new hub: the {}",
                                 r.label, t + 1, config.trials, s.us / 1000.0, s.gap_us / 1000.0,
-                                s.lost, s.played, s.new_hub));
+                                s.last_before_us / 1000.0, s.lost, s.played, s.new_hub));
     r.samples.push_back(s);
     end_all(nodes);
   }

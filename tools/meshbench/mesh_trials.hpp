@@ -36,8 +36,9 @@ struct JoinResult {
 };
 
 struct FailoverSample {
-  std::int64_t us = 0;     // the signal -> the first message sent after it, played out
-  std::int64_t gap_us = 0; // the longest silence at the receiver over the hand-over
+  std::int64_t us = 0;             // the signal -> the first message sent after it, played out
+  std::int64_t gap_us = 0;         // the longest silence at the receiver over the hand-over
+  std::int64_t last_before_us = 0; // how long before the signal the last message arrived
   std::uint64_t played = 0, lost = 0, duplicates = 0; // over the whole stream of the trial
   std::string new_hub;                                // "sender", "receiver" or "unsettled"
 };

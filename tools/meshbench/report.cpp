@@ -362,11 +362,13 @@ std::string format_json(const Report& report) {
     std::string samples;
     for (std::size_t k = 0; k < r.samples.size(); ++k) {
       const auto& s = r.samples[k];
-      samples += fmt::format("{}{{\"ms\": {:.3f}, \"silence_ms\": {:.3f}, \"played\": {}, "
-                             "\"lost\": {}, \"duplicates\": {}, \"new_hub\": {}}}",
-                             k ? ", " : "", ms(static_cast<double>(s.us)),
-                             ms(static_cast<double>(s.gap_us)), s.played, s.lost, s.duplicates,
-                             json_string(s.new_hub));
+      samples +=
+          fmt::format("{}{{\"ms\": {:.3f}, \"silence_ms\": {:.3f}, "
+                      "\"last_before_ms\": {:.3f}, \"played\": {}, \"lost\": {}, "
+                      "\"duplicates\": {}, \"new_hub\": {}}}",
+                      k ? ", " : "", ms(static_cast<double>(s.us)),
+                      ms(static_cast<double>(s.gap_us)), ms(static_cast<double>(s.last_before_us)),
+                      s.played, s.lost, s.duplicates, json_string(s.new_hub));
     }
     out += fmt::format(
         "{}\n    {{\"scenario\": {}, \"skipped\": {}, \"trials\": {}, \"ok\": {}, "
