@@ -239,6 +239,7 @@ void Node::on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t no
   }
   if (peer.id == target_ && !heard_target_) {
     heard_target_ = true;
+    link_.release(); // its hello came through its proxy: it claimed, and forwards to us all
     check_joined();
   } else if (config_.mode == Mode::connect && hello->role == wire::Role::hub && target_.empty()) {
     target_ = peer.id; // --connect: whoever runs the hub we were pointed at

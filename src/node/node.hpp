@@ -104,7 +104,9 @@ private:
   // Who is hub, and where to connect (steering.cpp).
   void start_roles(std::uint64_t now_us);
   void steer(std::uint64_t now_us);
-  void connect_to_hub(const std::string& hub_id, std::uint64_t term, std::uint64_t now_us);
+  // claimed: hub_id claims the hub; false: connecting ahead to the node expected to claim.
+  void connect_to_hub(const std::string& hub_id, std::uint64_t term, bool claimed,
+                      std::uint64_t now_us);
   void check_hub_alive(std::uint64_t now_us);
   void peer_lost(const std::string& id, std::uint64_t now_us);
   void announce();

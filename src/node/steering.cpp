@@ -77,7 +77,7 @@ void Node::steer(std::uint64_t now_us) {
   case election::Decision::Action::become_hub:
     if (target_ != link_.id() || term_ != decision.term) {
       const bool was_hub = is_hub();
-      connect_to_hub(link_.id(), decision.term, now_us);
+      connect_to_hub(link_.id(), decision.term, true, now_us);
       if (!was_hub)
         log::info(component, "this node is now the hub of mesh \"{}\" (term {})", config_.mesh,
                   decision.term);
@@ -85,17 +85,18 @@ void Node::steer(std::uint64_t now_us) {
     break;
   case election::Decision::Action::follow:
     if (target_ != decision.hub_id || term_ != decision.term)
-      connect_to_hub(decision.hub_id, decision.term, now_us);
+      connect_to_hub(decision.hub_id, decision.term, true, now_us);
     break;
   case election::Decision::Action::wait:
     // Connect ahead to the node expected to claim: we hear its claim the moment it makes it.
     if (!decision.hub_id.empty() && target_ != decision.hub_id)
-      connect_to_hub(decision.hub_id, decision.term, now_us);
+      connect_to_hub(decision.hub_id, decision.term, false, now_us);
     break;
   }
 }
 
-void Node::connect_to_hub(const std::string& hub_id, std::uint64_t term, std::uint64_t now_us) {
+void Node::connect_to_hub(const std::string& hub_id, std::uint64_t term, bool claimed,
+                          std::uint64_t now_us) {
   const bool same_hub = hub_id == target_;
   if (same_hub) { // only the term moved (a re-claim after a split brain)
     term_ = term;
@@ -119,8 +120,10 @@ void Node::connect_to_hub(const std::string& hub_id, std::uint64_t term, std::ui
     }
     const wire::HostPort address{*host, it->second.port};
     link_.connect(wire::publish_endpoint(address), wire::subscribe_endpoint(address));
-    log::info(component, "connecting to hub {} at {}:{} (term {})", peer_label(hub_id),
-              format_host(*host), address.port, term);
+    // Its proxy forwards to no one until it claims: what we send waits for its first hello.
+    if (!claimed) link_.hold_back();
+    log::info(component, "connecting to hub {} at {}:{} (term {}{})", peer_label(hub_id),
+              format_host(*host), address.port, term, claimed ? "" : ", before its claim");
   }
   wanted_.clear();
   if (!target_.empty()) {

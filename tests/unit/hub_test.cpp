@@ -276,3 +276,29 @@ TEST_CASE("a hold already satisfied does not start") {
   mesh.hub.hold(2, 400'000, 0);
   CHECK_FALSE(mesh.hub.holding());
 }
+
+TEST_CASE("a link held back sends nothing until released, then everything in order") {
+  Mesh mesh(2); // node 1 waits for node 0's hub to be there before sending
+  mesh.connect_pair(1, 0);
+  drain(mesh, 0);
+  mesh.nodes[1]->hold_back();
+  CHECK_FALSE(mesh.nodes[1]->ready());
+  for (std::uint8_t i = 0; i < 3; ++i)
+    CHECK(mesh.nodes[1]->publish(wire::MessageType::midi, Bytes{0xB0, i, 0}, 0) ==
+          node::MeshLink::Published::held);
+  mesh.pump_rounds(5);
+  CHECK(drain(mesh, 0).empty());
+  CHECK(mesh.nodes[1]->publish_report(wire::MessageType::midi, Bytes{0xF8}, 0, 0) == false);
+
+  mesh.nodes[1]->release();
+  CHECK(mesh.nodes[1]->ready());
+  std::vector<wire::Envelope> got;
+  REQUIRE(mesh.pump_until([&] {
+    for (auto& e : drain(mesh, 0))
+      got.push_back(e);
+    return got.size() >= 3;
+  }));
+  REQUIRE(got.size() == 3);
+  for (std::uint8_t i = 0; i < 3; ++i)
+    CHECK(got[i].payload == Bytes{0xB0, i, 0});
+}
