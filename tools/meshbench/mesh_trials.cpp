@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <fmt/format.h>
 #include <memory>
+#include <random>
 #include <set>
 #include <thread>
 #include <unistd.h>
@@ -25,7 +26,8 @@ using std::chrono::milliseconds;
 constexpr milliseconds form_limit(15'000);   // a fresh mesh agrees on one hub
 constexpr milliseconds carry_limit(5'000);   // its first message goes through
 constexpr milliseconds join_limit(10'000);   // a new node's first message goes through
-constexpr milliseconds steady_time(200);     // MIDI flowing before the hub goes
+constexpr milliseconds steady_time(200);     // MIDI flowing before the hub goes, then
+constexpr int heartbeat_ms = 100;            // up to a heartbeat more (see run_failover)
 constexpr milliseconds recover_limit(5'000); // MIDI again after the hub went
 constexpr milliseconds tail_time(300);       // MIDI goes on after recovering, for the loss count
 constexpr milliseconds drain_quiet(300);
@@ -223,6 +225,8 @@ FailoverResult run_failover(const TrialsConfig& config, int signal) {
     return r;
   }
   const char* what = signal == SIGKILL ? "kill" : "term";
+  std::mt19937 random(std::random_device{}());
+  std::uniform_int_distribution<int> phase(0, heartbeat_ms - 1);
   for (std::size_t t = 0; t < config.trials; ++t) {
     const std::string mesh = fmt::format("{}-{}{}", tag(), what, t);
     auto fail = [&](const std::string& why) {
@@ -259,7 +263,9 @@ FailoverResult run_failover(const TrialsConfig& config, int signal) {
       end_all(nodes);
       continue;
     }
-    const auto steady_until = Clock::now() + steady_time;
+    // The signal at a random point of the hub's heartbeat: the stream starts as the mesh has
+    // just formed, so a fixed delay would always kill the hub just after the same hello.
+    const auto steady_until = Clock::now() + steady_time + milliseconds(phase(random));
     (void)stream.listen_until([&] { return Clock::now() >= steady_until; }, steady_until);
     const std::uint64_t t0 = steady_us();
     hub->signal(signal);
