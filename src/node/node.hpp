@@ -138,6 +138,8 @@ private:
   std::map<std::string, Address> directory_; // where each node's hub proxy listens
   std::string target_;                       // the hub our link is connected to (id)
   std::uint64_t term_ = 0;                   // that hub's term
+  std::string target_host_;                  // the address we connected to (another node's)
+  bool target_claimed_ = false;              // it had claimed then (else: connected ahead)
   bool heard_target_ = false;                // its hello came through our link
   std::uint64_t target_since_us_ = 0;
   std::string wanted_;         // the hub we would connect to, address unknown

@@ -120,6 +120,8 @@ void Node::connect_to_hub(const std::string& hub_id, std::uint64_t term, bool cl
     }
     const wire::HostPort address{*host, it->second.port};
     link_.connect(wire::publish_endpoint(address), wire::subscribe_endpoint(address));
+    target_host_ = *host;
+    target_claimed_ = claimed;
     // Its proxy forwards to no one until it claims: what we send waits for its first hello.
     if (!claimed) link_.hold_back();
     log::info(component, "connecting to hub {} at {}:{} (term {}{})", peer_label(hub_id),
@@ -237,6 +239,17 @@ void Node::node_seen(const discovery::SeenNode& node) {
     log::info(component, "found \"{}\" ({}) on {} by mDNS: {} at {}", r.name, r.id, node.host,
               r.role, fmt::join(node.addresses, ", "));
   const std::uint64_t now = now_us_;
+  // mDNS may first give an address the hub cannot be reached at (::1 or a link-local IPv6
+  // one, while it listens on IPv4 only or zmq cannot scope it) and the IPv4 one a moment
+  // later. Until the hub has answered, move to the best address known: the first one would
+  // never answer, and we would end up electing a rival hub.
+  if (r.id == target_ && !heard_target_ && !is_hub()) {
+    const std::string* host = best_host(address.hosts);
+    if (host && *host != target_host_) {
+      target_.clear(); // a fresh connection to the same node, not a change of hub
+      connect_to_hub(r.id, term_, target_claimed_, now);
+    }
+  }
   // mDNS caches outlive crashed nodes, so what it says only counts for nodes the mesh has not
   // told us about yet: hellos are the live source.
   if (!peers_.find(r.id)) {
