@@ -434,6 +434,8 @@ private:
 
   void apply_txt(Instance& inst, const std::vector<std::string>& entries) {
     const TxtDecode d = decode_txt(entries);
+    log::debug(component, "{}: TXT says id {}, role {}, hub {}, term {}", inst.label(), d.record.id,
+               d.record.role, d.record.hub_id, d.record.term);
     const std::string old_id = inst.record ? inst.id : std::string();
     std::optional<NodeRecord> record;
     if (self_ && !d.record.id.empty() && d.record.id == self_->id) {
