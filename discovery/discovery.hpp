@@ -25,6 +25,9 @@ struct NodeRecord {
   std::string hub_id;        // the hub this node follows (itself when hub); empty: none yet
   std::uint64_t term = 0;    // election term of that hub
   std::uint16_t port = 0;    // base port its hub listens on, when it is hub (else 0)
+  // Counts the changes of this record in the announcing process: of two records with the same
+  // id, the one with the higher revision is the newer (discovery sets it when announcing).
+  std::uint64_t revision = 0;
   bool operator==(const NodeRecord&) const = default;
 };
 

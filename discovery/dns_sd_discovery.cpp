@@ -133,8 +133,14 @@ public:
 
   ~DnsSdDiscovery() override { stop(); }
 
-  void announce(const NodeRecord& self) override {
-    self_ = self;
+  void announce(const NodeRecord& asked) override {
+    // Each change gets the next revision: receivers keep the highest (Avahi may hand out a
+    // replaced record after the new one).
+    NodeRecord next = asked;
+    next.revision = self_ ? self_->revision : 0;
+    if (!self_ || !(next == *self_)) next.revision = ++revision_;
+    self_ = next;
+    const NodeRecord& self = *self_;
     if (!running_) return; // start() registers it
     if (!registration_) {
       register_service();
@@ -434,6 +440,14 @@ private:
 
   void apply_txt(Instance& inst, const std::vector<std::string>& entries) {
     const TxtDecode d = decode_txt(entries);
+    log::debug(component, "{}: TXT says id {}, role {}, hub {}, term {}, revision {}", inst.label(),
+               d.record.id, d.record.role, d.record.hub_id, d.record.term, d.record.revision);
+    if (inst.record && d.ok() && d.record.id == inst.id &&
+        d.record.revision < inst.record->revision) {
+      log::debug(component, "{}: TXT revision {} is older than {}: ignored", inst.label(),
+                 d.record.revision, inst.record->revision);
+      return;
+    }
     const std::string old_id = inst.record ? inst.id : std::string();
     std::optional<NodeRecord> record;
     if (self_ && !d.record.id.empty() && d.record.id == self_->id) {
@@ -479,7 +493,10 @@ private:
     for (const auto& [key, inst] : instances_) {
       if (!inst->record || inst->id != id) continue;
       addresses.insert(inst->addresses.begin(), inst->addresses.end());
-      if (!newest || inst->updated > newest->updated) newest = inst.get();
+      // The highest revision (one per interface may lag), then the last received.
+      if (!newest || inst->record->revision > newest->record->revision ||
+          (inst->record->revision == newest->record->revision && inst->updated > newest->updated))
+        newest = inst.get();
     }
     auto it = reported_.find(id);
     if (!newest) {
@@ -525,7 +542,8 @@ private:
   Listener& listener_;
   const std::string mesh_;
   const std::uint16_t base_port_;
-  std::optional<NodeRecord> self_; // what announce() asked for
+  std::optional<NodeRecord> self_; // what announce() asked for, with its revision
+  std::uint64_t revision_ = 0;     // of the last change announced
   NodeRecord registered_;          // what the registration carries
   std::string registered_name_;    // the instance name the daemon confirmed
   ServiceRef browse_, registration_;

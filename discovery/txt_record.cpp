@@ -73,6 +73,7 @@ std::vector<std::string> encode_txt(const NodeRecord& r) {
       "hub=" + r.hub_id,
       "term=" + std::to_string(r.term),
       "port=" + std::to_string(r.port),
+      "rev=" + std::to_string(r.revision),
   };
 }
 
@@ -153,6 +154,11 @@ TxtDecode decode_txt(const std::vector<std::string>& entries) {
     const auto n = parse_number<std::uint16_t>(*v);
     if (!n) return fail("bad value for 'port': '" + *v + "'");
     r.port = *n;
+  }
+  if (auto v = optional("rev")) {
+    const auto n = parse_number<std::uint64_t>(*v);
+    if (!n) return fail("bad value for 'rev': '" + *v + "'");
+    r.revision = *n;
   }
   return out;
 }

@@ -12,6 +12,7 @@
 //   hub    id of the hub it follows, or empty          default empty
 //   term   election term of that hub, decimal          default 0
 //   port   base port of its hub when it is hub, else 0 default 0
+//   rev    revision: counts the record's changes       default 0
 // Keys are matched without regard to case and only the first of a repeated key counts
 // (RFC 6763, 6.4); unknown keys are ignored, so a later version may add keys freely. A record
 // whose proto is not ours is decoded no further than proto, id and mesh: a new version may

@@ -109,15 +109,17 @@ void Hub::bind_ports() {
 }
 
 void Hub::add_poll_items(std::vector<zmq::pollitem_t>& items) {
-  items.push_back({xsub_.handle(), 0, ZMQ_POLLIN, 0});
+  // While holding, incoming messages wait in the XSUB queue: no wake-up for them.
+  items.push_back({xsub_.handle(), 0, static_cast<short>(holding() ? 0 : ZMQ_POLLIN), 0});
   items.push_back({xpub_.handle(), 0, ZMQ_POLLIN, 0});
   items.push_back({xsub_monitor_.handle(), 0, ZMQ_POLLIN, 0});
   items.push_back({xpub_monitor_.handle(), 0, ZMQ_POLLIN, 0});
 }
 
 void Hub::on_poll(const zmq::pollitem_t* items, std::uint64_t now_us) {
-  if (items[0].revents & ZMQ_POLLIN) forward(now_us);
-  if (items[1].revents & ZMQ_POLLIN) read_subscriptions();
+  if (items[1].revents & ZMQ_POLLIN) read_subscriptions(); // first: a hold may end with it
+  const bool held_until_now = end_hold(now_us);
+  if (!holding() && (held_until_now || (items[0].revents & ZMQ_POLLIN))) forward(now_us);
   if (items[2].revents & ZMQ_POLLIN)
     read_monitor(xsub_monitor_, xsub_handshakes_, "publish", now_us);
   if (items[3].revents & ZMQ_POLLIN)
@@ -171,6 +173,24 @@ bool Hub::wire_printable(std::string_view text) {
   if (text.empty() || text.size() > 64) return false;
   for (unsigned char c : text)
     if (c < 0x20 || c > 0x7E) return false;
+  return true;
+}
+
+void Hub::hold(std::size_t receivers, std::uint64_t until_us, std::uint64_t now_us) {
+  if (counters_.receivers >= receivers || now_us >= until_us) return;
+  hold_receivers_ = receivers;
+  hold_until_us_ = until_us;
+  log::info(component,
+            "holding messages until {} receivers have attached ({} now), for {} ms at most",
+            receivers, counters_.receivers, (until_us - now_us) / 1000);
+}
+
+bool Hub::end_hold(std::uint64_t now_us) {
+  if (!holding() || (counters_.receivers < hold_receivers_ && now_us < hold_until_us_))
+    return false;
+  log::info(component, "forwarding again: {} of {} receivers attached{}", counters_.receivers,
+            hold_receivers_, counters_.receivers < hold_receivers_ ? " (gave up waiting)" : "");
+  hold_receivers_ = 0;
   return true;
 }
 

@@ -63,6 +63,15 @@ public:
   // `items` points at the first of the poll_item_count items add_poll_items added.
   void on_poll(const zmq::pollitem_t* items, std::uint64_t now_us);
 
+  // Forwards nothing until `receivers` nodes have attached, or until `until_us`: a hub taking
+  // over must not forward what the nodes resend to it before the others are listening (its
+  // XPUB keeps nothing for a node not attached yet). Meanwhile messages wait in its queue.
+  void hold(std::size_t receivers, std::uint64_t until_us, std::uint64_t now_us);
+  bool holding() const noexcept { return hold_receivers_ != 0; }
+  void stop_holding() noexcept { hold_receivers_ = 0; }
+  // When on_poll() must run to end a hold that times out; 0 when not holding.
+  std::uint64_t next_wakeup_us() const noexcept { return holding() ? hold_until_us_ : 0; }
+
   // Closes the sockets, giving messages already forwarded up to linger_ms to leave.
   void close(int linger_ms);
 
@@ -76,6 +85,7 @@ private:
   void bind_ports();
   void forward(std::uint64_t now_us);
   void read_subscriptions();
+  bool end_hold(std::uint64_t now_us); // true when a hold has just ended
   // Connections of one port whose ZeroMQ handshake has not completed, to tell garbage apart.
   struct Handshakes {
     std::vector<std::uint32_t> unproven; // fds, in the order they were accepted
@@ -101,6 +111,8 @@ private:
   std::map<Verdict, log::Throttle> refusal_log_;
   log::Throttle garbage_log_;
   Handshakes xsub_handshakes_, xpub_handshakes_;
+  std::size_t hold_receivers_ = 0; // 0: not holding
+  std::uint64_t hold_until_us_ = 0;
 };
 
 } // namespace midimesh::hub

@@ -13,6 +13,7 @@ MeshLink::MeshLink(zmq::context_t& context, std::string node_id)
 
 void MeshLink::connect(const std::string& publish_endpoint, const std::string& subscribe_endpoint) {
   disconnect(0);
+  released_ = true;
   // Replay first, in order, then whatever was held meanwhile; both bounded by max_held.
   while (!recent_.empty() && held_.size() < max_held &&
          held_bytes_ + recent_.back().bytes.size() <= max_held_bytes) {
@@ -48,7 +49,7 @@ void MeshLink::disconnect(int linger_ms) {
 MeshLink::Published MeshLink::publish(wire::MessageType type, std::span<const std::uint8_t> payload,
                                       std::uint64_t time_us) {
   Frame frame{time_us, wire::encode(type, id_, next_seq_++, time_us, payload)};
-  if (ready_) {
+  if (ready()) {
     if (!send(frame.bytes)) return Published::dropped;
     remember(std::move(frame));
     return Published::sent;
@@ -62,7 +63,7 @@ MeshLink::Published MeshLink::publish(wire::MessageType type, std::span<const st
 
 bool MeshLink::publish_report(wire::MessageType type, std::span<const std::uint8_t> payload,
                               std::uint64_t time_us, std::uint64_t seq) {
-  if (!ready_) return false;
+  if (!ready()) return false;
   return send(wire::encode(type, id_, seq, time_us, payload));
 }
 
@@ -73,7 +74,16 @@ void MeshLink::on_publisher_readable() {
     // The hub's XSUB subscribes to everything ("\x01"); losing the connection unsubscribes.
     ready_ = message.data<std::uint8_t>()[0] == 1;
   }
-  while (ready_ && !held_.empty()) {
+  flush();
+}
+
+void MeshLink::release() {
+  released_ = true;
+  flush();
+}
+
+void MeshLink::flush() {
+  while (ready() && !held_.empty()) {
     if (!send(held_.front().bytes)) break;
     held_bytes_ -= held_.front().bytes.size();
     remember(std::move(held_.front()));

@@ -43,8 +43,14 @@ public:
 
   // Reads the hub's (un)subscriptions; call when publisher() is readable.
   void on_publisher_readable();
-  // The hub has subscribed: what is published now goes out at once.
-  bool ready() const noexcept { return ready_; }
+  // The hub has subscribed (and nothing is held back): what is published now goes out at once.
+  bool ready() const noexcept { return ready_ && released_; }
+
+  // Connected ahead to a node expected to become hub, before its claim: its proxy forwards to
+  // no one yet, so what we sent (the replay first) would be lost. Everything waits, held as
+  // while the hub has not subscribed, until release(). connect() releases.
+  void hold_back() noexcept { released_ = false; }
+  void release();
 
   static constexpr std::size_t max_held = 4096;          // messages, held or kept for replay
   static constexpr std::size_t max_held_bytes = 4 << 20; // and bytes: SysEx can be large
@@ -59,9 +65,11 @@ private:
   zmq::context_t& context_;
   std::string id_;
   bool send(const std::vector<std::uint8_t>& frame);
+  void flush(); // what is held, while ready()
 
   std::uint64_t next_seq_ = 0;
   bool ready_ = false;
+  bool released_ = true;
   struct Frame {
     std::uint64_t time_us; // when it was published
     std::vector<std::uint8_t> bytes;

@@ -97,6 +97,7 @@ int Node::run() {
     std::uint64_t wake_us = next_hello_us_;
     if (discovery_ && discovery_->next_wakeup_us())
       wake_us = std::min(wake_us, discovery_->next_wakeup_us());
+    if (hub_ && hub_->next_wakeup_us()) wake_us = std::min(wake_us, hub_->next_wakeup_us());
     const auto wait_ms = wake_us > now ? (wake_us - now + 999) / 1000 : 0;
     try {
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
@@ -239,6 +240,7 @@ void Node::on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t no
   }
   if (peer.id == target_ && !heard_target_) {
     heard_target_ = true;
+    link_.release(); // its hello came through its proxy: it claimed, and forwards to us all
     check_joined();
   } else if (config_.mode == Mode::connect && hello->role == wire::Role::hub && target_.empty()) {
     target_ = peer.id; // --connect: whoever runs the hub we were pointed at
@@ -440,9 +442,16 @@ void Node::shutdown() {
                       wire::encode_payload(wire::Goodbye{"shutting down"}), wall_us());
   if (hub_) {
     // Our own goodbye travels through our own proxy: forward it before the proxy closes.
+    hub_->stop_holding();
     std::vector<zmq::pollitem_t> items;
     hub_->add_poll_items(items);
-    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(50));
+    try {
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(50));
+    } catch (const zmq::error_t& e) {
+      // A second Ctrl-C or SIGTERM: leaving is already under way, and the notes held must
+      // still be released below.
+      if (e.num() != EINTR) throw;
+    }
     hub_->on_poll(items.data(), steady_us());
   }
   release_all_notes("this node is shutting down");

@@ -111,7 +111,9 @@ private:
   // Who is hub, and where to connect (steering.cpp).
   void start_roles(std::uint64_t now_us);
   void steer(std::uint64_t now_us);
-  void connect_to_hub(const std::string& hub_id, std::uint64_t term, std::uint64_t now_us);
+  // claimed: hub_id claims the hub; false: connecting ahead to the node expected to claim.
+  void connect_to_hub(const std::string& hub_id, std::uint64_t term, bool claimed,
+                      std::uint64_t now_us);
   void check_hub_alive(std::uint64_t now_us);
   void peer_lost(const std::string& id, std::uint64_t now_us);
   void announce();
@@ -144,6 +146,8 @@ private:
   std::map<std::string, Address> directory_; // where each node's hub proxy listens
   std::string target_;                       // the hub our link is connected to (id)
   std::uint64_t term_ = 0;                   // that hub's term
+  std::string target_host_;                  // the address we connected to (another node's)
+  bool target_claimed_ = false;              // it had claimed then (else: connected ahead)
   bool heard_target_ = false;                // its hello came through our link
   std::uint64_t target_since_us_ = 0;
   std::string wanted_;         // the hub we would connect to, address unknown

@@ -77,7 +77,7 @@ void Node::steer(std::uint64_t now_us) {
   case election::Decision::Action::become_hub:
     if (target_ != link_.id() || term_ != decision.term) {
       const bool was_hub = is_hub();
-      connect_to_hub(link_.id(), decision.term, now_us);
+      connect_to_hub(link_.id(), decision.term, true, now_us);
       if (!was_hub)
         log::info(component, "this node is now the hub of mesh \"{}\" (term {})", config_.mesh,
                   decision.term);
@@ -85,17 +85,18 @@ void Node::steer(std::uint64_t now_us) {
     break;
   case election::Decision::Action::follow:
     if (target_ != decision.hub_id || term_ != decision.term)
-      connect_to_hub(decision.hub_id, decision.term, now_us);
+      connect_to_hub(decision.hub_id, decision.term, true, now_us);
     break;
   case election::Decision::Action::wait:
     // Connect ahead to the node expected to claim: we hear its claim the moment it makes it.
     if (!decision.hub_id.empty() && target_ != decision.hub_id)
-      connect_to_hub(decision.hub_id, decision.term, now_us);
+      connect_to_hub(decision.hub_id, decision.term, false, now_us);
     break;
   }
 }
 
-void Node::connect_to_hub(const std::string& hub_id, std::uint64_t term, std::uint64_t now_us) {
+void Node::connect_to_hub(const std::string& hub_id, std::uint64_t term, bool claimed,
+                          std::uint64_t now_us) {
   const bool same_hub = hub_id == target_;
   if (same_hub) { // only the term moved (a re-claim after a split brain)
     term_ = term;
@@ -103,6 +104,10 @@ void Node::connect_to_hub(const std::string& hub_id, std::uint64_t term, std::ui
     return;
   }
   if (hub_id == link_.id()) {
+    // Taking over: the peers we know come over within a heartbeat or so of each other, each
+    // resending what the old hub may have swallowed, and so do we. Forwarded before all have
+    // attached, that would be lost for the late ones: the hub holds it until they are here.
+    hub_->hold(peers_.peers().size() + 1, now_us + config_.hub_timeout_us, now_us);
     link_.connect(hub_->local_publish(), hub_->local_subscribe());
   } else {
     auto it = directory_.find(hub_id);
@@ -115,8 +120,12 @@ void Node::connect_to_hub(const std::string& hub_id, std::uint64_t term, std::ui
     }
     const wire::HostPort address{*host, it->second.port};
     link_.connect(wire::publish_endpoint(address), wire::subscribe_endpoint(address));
-    log::info(component, "connecting to hub {} at {}:{} (term {})", peer_label(hub_id),
-              format_host(*host), address.port, term);
+    target_host_ = *host;
+    target_claimed_ = claimed;
+    // Its proxy forwards to no one until it claims: what we send waits for its first hello.
+    if (!claimed) link_.hold_back();
+    log::info(component, "connecting to hub {} at {}:{} (term {}{})", peer_label(hub_id),
+              format_host(*host), address.port, term, claimed ? "" : ", before its claim");
   }
   wanted_.clear();
   if (!target_.empty()) {
@@ -230,6 +239,17 @@ void Node::node_seen(const discovery::SeenNode& node) {
     log::info(component, "found \"{}\" ({}) on {} by mDNS: {} at {}", r.name, r.id, node.host,
               r.role, fmt::join(node.addresses, ", "));
   const std::uint64_t now = now_us_;
+  // mDNS may first give an address the hub cannot be reached at (::1 or a link-local IPv6
+  // one, while it listens on IPv4 only or zmq cannot scope it) and the IPv4 one a moment
+  // later. Until the hub has answered, move to the best address known: the first one would
+  // never answer, and we would end up electing a rival hub.
+  if (r.id == target_ && !heard_target_ && !is_hub()) {
+    const std::string* host = best_host(address.hosts);
+    if (host && *host != target_host_) {
+      target_.clear(); // a fresh connection to the same node, not a change of hub
+      connect_to_hub(r.id, term_, target_claimed_, now);
+    }
+  }
   // mDNS caches outlive crashed nodes, so what it says only counts for nodes the mesh has not
   // told us about yet: hellos are the live source.
   if (!peers_.find(r.id)) {

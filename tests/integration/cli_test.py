@@ -11,13 +11,17 @@ Proves that:
 * a second hub on a port in use exits 1 with one error line naming the port and suggesting
   --port, and no crash output;
 * a node with no MIDI backend logs one "no MIDI ports" error, still joins the mesh and receives
-  MIDI from it, and exits 0 on SIGTERM.
+  MIDI from it, and exits 0 on SIGTERM;
+* a second SIGTERM while the node is leaving (a second Ctrl-C) does not cut the leaving short:
+  exit 0, and the stats line written after the held notes are released.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import signal
+import time
 
 import meshlab
 from meshlab import Lab, Proc, fail, midimesh, start_hub, stats, wait_until
@@ -125,6 +129,25 @@ def check_node_without_midi(lab: Lab) -> None:
         fail(f"the node without MIDI ports exited {code} on SIGTERM:\n{node.tail()}")
 
 
+def check_second_signal(lab: Lab) -> None:
+    """Its proxy idle (no hub yet: the 1.5 s election grace), a node waits up to 50 ms at
+    shutdown for its goodbye to pass through it; a signal then used to abort the shutdown."""
+    node = lab.spawn("twice", [midimesh(), "--no-midi", "--bind", "127.0.0.1", "--port",
+                               str(lab.free_port()), "--mesh", f"cli-twice-{lab.id}",
+                               "--name", "twice"])
+    node.wait_for_line(r"hub: forwarding")
+    os.kill(node.pid, signal.SIGTERM)
+    time.sleep(0.02)
+    if node.alive():
+        os.kill(node.pid, signal.SIGTERM)
+    code = node.wait(10)
+    lines = node.lines()
+    if code != 0 or not any("node: stats:" in l for l in lines):
+        fail(f"a node given SIGTERM twice exited {code} (want 0, after its stats line):\n"
+             f"{show(lines)}")
+    expect_no_crash("a second SIGTERM", lines)
+
+
 def check_list_ports_with_jack(lab: Lab) -> None:
     lab.start_jack()
     lister = lab.spawn("listme-hub", [midimesh(), "--hub", "--bind", "127.0.0.1",
@@ -153,6 +176,7 @@ def test() -> None:
         check_list_ports_without_backend(lab)
         check_port_in_use(lab)
         check_node_without_midi(lab)
+        check_second_signal(lab)
         check_list_ports_with_jack(lab)  # last: it starts the JACK server
 
 

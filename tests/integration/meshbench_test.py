@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """meshbench runs every scenario end to end on a small scale and loses nothing: each message
 it counts as sent through the hub, through real node processes and through a real JACK server
-arrives at every receiver. It asserts counts only, never a time: speed is what meshbench
+arrives at every receiver, and every join and failover trial (with a real avahi-daemon on
+loopback) completes without loss. It asserts counts only, never a time: speed is what meshbench
 reports, not what a test decides."""
 
 import json
@@ -32,6 +33,7 @@ def check_counts(report: dict, section: str, expected_entries: int) -> None:
 
 def test() -> None:
     with Lab() as lab:
+        lab.start_avahi()  # for the mDNS join and the failovers
         out = lab.dir / "meshbench.json"
         log = lab.dir / "meshbench.log"
         argv = [meshbench(), "--midimesh", meshlab.midimesh(), "--json", str(out),
@@ -39,7 +41,8 @@ def test() -> None:
                 "-r", "3", "-m", "20000", "-d", "0.5",
                 "--nodes", "3", "--fleet", "3", "--node-seconds", "0.5",
                 "--node-messages", "3000", "--idle-seconds", "0.5",
-                "--jack-periods", "512", "--jack-nodes", "3", "--jack-seconds", "0.5"]
+                "--jack-periods", "512", "--jack-nodes", "3", "--jack-seconds", "0.5",
+                "--trials", "2"]
         with open(log, "w") as f:
             code = subprocess.run(argv, stdout=f, stderr=subprocess.STDOUT, timeout=240).returncode
         text = log.read_text()
@@ -59,6 +62,10 @@ def test() -> None:
             for r in jack["results"]:
                 if r["error"] or r["delivered"] != r["expected"] or r["lost"] or r["sent"] <= 0:
                     fail(f"through JACK at {r['period_frames']} frames: {r}")
+        for section in ("join", "failover"):
+            for r in report[section]:
+                if r["skipped"] or r["ok"] != 2 or r["failures"] or r.get("lost", 0):
+                    fail(f"{section} {r['scenario']}: {r}")
         print(f"meshbench: every scenario delivered all it sent\n{text[-1500:]}")
 
 

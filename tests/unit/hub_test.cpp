@@ -23,6 +23,7 @@ struct Mesh {
   zmq::context_t context;
   hub::Hub hub;
   std::vector<std::unique_ptr<node::MeshLink>> nodes;
+  std::uint64_t now_us = 0; // the hub's clock: a test moves it
 
   explicit Mesh(int node_count) : hub(context, config()) {
     for (int i = 0; i < node_count; ++i) {
@@ -57,7 +58,7 @@ struct Mesh {
       std::vector<zmq::pollitem_t> items;
       hub.add_poll_items(items);
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(10));
-      hub.on_poll(items.data(), 0);
+      hub.on_poll(items.data(), now_us);
       for (auto& node : nodes)
         node->on_publisher_readable(); // the hub's subscription opens each node's path
     }
@@ -87,6 +88,19 @@ struct Mesh {
       return got.has_value();
     }));
     return *got;
+  }
+
+  // A node that connects now, after the mesh was formed.
+  node::MeshLink& add_node() {
+    auto link = std::make_unique<node::MeshLink>(context, fmt_id(static_cast<int>(nodes.size())));
+    link->connect(hub.publish_endpoint(), hub.subscribe_endpoint());
+    nodes.push_back(std::move(link));
+    return *nodes.back();
+  }
+
+  // Runs the hub for a few rounds, whatever happens.
+  void pump_rounds(int rounds) {
+    pump_until([&] { return rounds-- <= 0; });
   }
 };
 
@@ -207,4 +221,84 @@ TEST_CASE("bad frames are refused and counted; good traffic still flows") {
   REQUIRE(got.size() == 1);
   CHECK(got[0].sender == mesh.nodes[1]->id());
   CHECK(got[0].payload == Bytes{0xFA});
+}
+
+TEST_CASE("a hub taking over holds what it is sent until the nodes it waits for attach") {
+  Mesh mesh(2); // the hub's own node 0 and node 1 are attached; node 2 is still coming
+  mesh.connect_pair(0, 1);
+  drain(mesh, 1);
+  const std::uint64_t forwarded = mesh.hub.counters().forwarded;
+  mesh.hub.hold(3, 1'000'000, 0);
+  REQUIRE(mesh.hub.holding());
+  REQUIRE_PUBLISHED(mesh.nodes[0]->publish(wire::MessageType::midi, Bytes{0x90, 60, 100}, 0));
+  mesh.pump_rounds(5);
+  CHECK(mesh.hub.counters().forwarded == forwarded);
+  CHECK(drain(mesh, 1).empty());
+
+  // Forwarded before node 2 attached, the note would never reach it (XPUB keeps nothing).
+  mesh.add_node();
+  std::vector<wire::Envelope> at1, at2;
+  REQUIRE(mesh.pump_until([&] {
+    for (auto& e : drain(mesh, 1))
+      at1.push_back(e);
+    for (auto& e : drain(mesh, 2))
+      at2.push_back(e);
+    return !at1.empty() && !at2.empty();
+  }));
+  CHECK_FALSE(mesh.hub.holding());
+  CHECK(at1.front().payload == Bytes{0x90, 60, 100});
+  CHECK(at2.front().payload == Bytes{0x90, 60, 100});
+}
+
+TEST_CASE("a hub stops holding at the deadline even if a node never attaches") {
+  Mesh mesh(2);
+  mesh.connect_pair(0, 1);
+  drain(mesh, 1);
+  mesh.hub.hold(3, 400'000, 0);
+  REQUIRE(mesh.hub.next_wakeup_us() == 400'000);
+  REQUIRE_PUBLISHED(mesh.nodes[0]->publish(wire::MessageType::midi, Bytes{0xF8}, 0));
+  mesh.pump_rounds(5);
+  CHECK(drain(mesh, 1).empty());
+  mesh.now_us = 400'000;
+  std::vector<wire::Envelope> got;
+  REQUIRE(mesh.pump_until([&] {
+    for (auto& e : drain(mesh, 1))
+      got.push_back(e);
+    return !got.empty();
+  }));
+  CHECK_FALSE(mesh.hub.holding());
+  CHECK(mesh.hub.next_wakeup_us() == 0);
+  CHECK(got.front().payload == Bytes{0xF8});
+}
+
+TEST_CASE("a hold already satisfied does not start") {
+  Mesh mesh(2);
+  mesh.hub.hold(2, 400'000, 0);
+  CHECK_FALSE(mesh.hub.holding());
+}
+
+TEST_CASE("a link held back sends nothing until released, then everything in order") {
+  Mesh mesh(2); // node 1 waits for node 0's hub to be there before sending
+  mesh.connect_pair(1, 0);
+  drain(mesh, 0);
+  mesh.nodes[1]->hold_back();
+  CHECK_FALSE(mesh.nodes[1]->ready());
+  for (std::uint8_t i = 0; i < 3; ++i)
+    CHECK(mesh.nodes[1]->publish(wire::MessageType::midi, Bytes{0xB0, i, 0}, 0) ==
+          node::MeshLink::Published::held);
+  mesh.pump_rounds(5);
+  CHECK(drain(mesh, 0).empty());
+  CHECK(mesh.nodes[1]->publish_report(wire::MessageType::midi, Bytes{0xF8}, 0, 0) == false);
+
+  mesh.nodes[1]->release();
+  CHECK(mesh.nodes[1]->ready());
+  std::vector<wire::Envelope> got;
+  REQUIRE(mesh.pump_until([&] {
+    for (auto& e : drain(mesh, 0))
+      got.push_back(e);
+    return got.size() >= 3;
+  }));
+  REQUIRE(got.size() == 3);
+  for (std::uint8_t i = 0; i < 3; ++i)
+    CHECK(got[i].payload == Bytes{0xB0, i, 0});
 }

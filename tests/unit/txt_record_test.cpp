@@ -18,6 +18,7 @@ NodeRecord sample() {
   r.hub_id = "fedcba9876543210";
   r.term = 18446744073709551615ull;
   r.port = 8141;
+  r.revision = 42;
   return r;
 }
 
@@ -80,18 +81,16 @@ TEST_CASE("optional keys take their defaults", "[txt]") {
   CHECK(d.record.hub_id.empty());
   CHECK(d.record.term == 0);
   CHECK(d.record.port == 0);
+  CHECK(d.record.revision == 0); // a build without the key: every record counts as revision 0
 }
 
 TEST_CASE("malformed values are problems, never exceptions", "[txt]") {
   const auto entries = encode_txt(sample());
   const std::vector<std::pair<std::string, std::string>> bad = {
-      {"proto", "one"},  {"proto", "-1"},
-      {"id", "0123"},    {"id", "0123456789abcdeg"},
-      {"role", "boss"},  {"prio", "high"},
-      {"prio", "1.5"},   {"elig", "yes"},
-      {"hub", "xyz"},    {"term", "-1"},
-      {"port", "65536"}, {"port", "80a"},
-      {"mesh", ""},      {"mesh", std::string(201, 'm')}};
+      {"proto", "one"}, {"proto", "-1"},  {"id", "0123"},    {"id", "0123456789abcdeg"},
+      {"role", "boss"}, {"prio", "high"}, {"prio", "1.5"},   {"elig", "yes"},
+      {"hub", "xyz"},   {"term", "-1"},   {"port", "65536"}, {"port", "80a"},
+      {"rev", "-2"},    {"rev", "x"},     {"mesh", ""},      {"mesh", std::string(201, 'm')}};
   for (const auto& [key, value] : bad) {
     INFO(key << "=" << value);
     const TxtDecode d = decode_txt(with(entries, key, value));

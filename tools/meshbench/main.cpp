@@ -4,6 +4,8 @@
 
 #include "hub_process.hpp"
 #include "jack_scenarios.hpp"
+#include "mdns_check.hpp"
+#include "mesh_trials.hpp"
 #include "node_fleet.hpp"
 #include "node_scenarios.hpp"
 #include "proc_stats.hpp"
@@ -11,6 +13,7 @@
 #include "scenarios.hpp"
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -35,7 +38,7 @@ struct Options {
   int io_threads = 2;
   bool quick = false;
   bool skip_baseline = false;
-  std::string only; // "", "throughput", "latency", "nodes" or "jack"
+  std::string only; // "" or one of --only's choices
   std::string json;
   std::string hub_log;
   // Through real node processes.
@@ -52,6 +55,10 @@ struct Options {
   std::vector<unsigned> jack_periods = {512, 128};
   std::vector<std::size_t> jack_nodes = {2, 8};
   double jack_seconds = 10;
+  // Joins and failovers: trials of each (0: 20, quick: 5 joins and 3 failovers).
+  std::size_t trials = 0;
+  std::string trial_log_level = "info";
+  bool keep_logs = false;
 };
 
 void run_nodes(const Options& o, Report& report) {
@@ -118,6 +125,43 @@ void run_nodes(const Options& o, Report& report) {
   report.tcp_echo_rtt = run_tcp_echo(o.rate, o.node_seconds);
   std::error_code ignored;
   std::filesystem::remove_all(dir, ignored); // the sockets and node log: kept when a run failed
+}
+
+void run_trials(const Options& o, Report& report) {
+  char dir_template[] = "/tmp/meshbench-trials-XXXXXX";
+  if (!::mkdtemp(dir_template)) throw BenchError("cannot create a directory in /tmp");
+  const std::string dir = dir_template;
+  TrialsConfig config{o.midimesh, dir, 0, mdns_unavailable(), o.trial_log_level};
+  config.progress = [](const std::string& line) {
+    std::printf("  %s\n", line.c_str());
+    std::fflush(stdout);
+  };
+  auto trials = [&](std::size_t quick) { return o.trials ? o.trials : o.quick ? quick : 20; };
+  if (config.no_mdns) std::printf("mDNS trials skipped: %s\n", config.no_mdns->c_str());
+  std::printf("join and failover trials, node logs in %s...\n", dir.c_str());
+  std::fflush(stdout);
+  bool failed = false;
+  if (o.only.empty() || o.only == "join") {
+    config.trials = trials(5);
+    for (auto run : {run_connect_join, run_mdns_join}) {
+      report.joins.push_back(run(config));
+      failed = failed || !report.joins.back().failures.empty();
+    }
+  }
+  if (o.only.empty() || o.only == "failover") {
+    config.trials = trials(3);
+    for (int signal : {SIGKILL, SIGTERM}) {
+      report.failovers.push_back(run_failover(config, signal));
+      failed = failed || !report.failovers.back().failures.empty();
+    }
+  }
+  std::error_code ignored;
+  if (failed || o.keep_logs)
+    report.trial_logs = dir; // what the nodes said, to read why
+  else
+    std::filesystem::remove_all(dir, ignored);
+  // The table still shows every result; the exit status says a bound was hit.
+  if (failed) throw BenchError("a join or failover trial failed (see the table)");
 }
 
 std::string joined(int argc, char** argv) {
@@ -227,7 +271,17 @@ int main(int argc, char** argv) {
                              "20,000 through real nodes");
   app.add_flag("--skip-baseline", o.skip_baseline, "Measure the hub only");
   app.add_option("--only", o.only, "Run one measurement only")
-      ->check(CLI::IsMember({"throughput", "latency", "nodes", "jack"}));
+      ->check(CLI::IsMember({"throughput", "latency", "nodes", "jack", "join", "failover"}));
+  app.add_option("--trials", o.trials,
+                 "Joins and failovers: trials of each (default 20; quick: 5 joins, 3 failovers)")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--trial-log-level", o.trial_log_level,
+                 "Joins and failovers: the nodes' log level")
+      ->check(CLI::IsMember({"debug", "info"}))
+      ->capture_default_str();
+  app.add_flag(
+      "--keep-logs", o.keep_logs,
+      "Joins and failovers: keep the nodes' logs (they are kept anyway when a trial fails)");
   app.add_option("--nodes", o.node_counts, "Real nodes: how many for 1 sender's latency")
       ->check(CLI::Range(2, 127))
       ->capture_default_str();
@@ -297,6 +351,7 @@ int main(int argc, char** argv) {
                                         o.jack_seconds, o.hub_log + ".jack"});
       if (report.jack->failed()) status = 1;
     }
+    if (o.only.empty() || o.only == "join" || o.only == "failover") run_trials(o, report);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "meshbench: %s (hub log: %s)\n", e.what(), o.hub_log.c_str());
     status = 1;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -39,7 +40,7 @@ void UniqueFd::reset(int fd) noexcept {
   fd_ = fd;
 }
 
-bool MidiInlet::send(std::span<const std::uint8_t> message) noexcept {
+bool MidiInlet::play(std::span<const std::uint8_t> message) noexcept {
   if (fd_.get() < 0) {
     UniqueFd fd(unix_socket(SOCK_SEQPACKET));
     sockaddr_un address{};
@@ -59,8 +60,8 @@ bool MidiInlet::send(std::span<const std::uint8_t> message) noexcept {
   return false;
 }
 
-MidiOutlet::MidiOutlet(std::string path)
-    : path_(std::move(path)), listener_(unix_socket(SOCK_STREAM)) {
+MidiOutlet::MidiOutlet(const std::string& port_name)
+    : path_(port_name + "-out"), listener_(unix_socket(SOCK_STREAM)) {
   const sockaddr_un address = address_of(path_);
   ::unlink(path_.c_str());
   if (listener_.get() < 0 ||
@@ -106,6 +107,25 @@ int MidiOutlet::receive(std::vector<std::span<const std::uint8_t>>& out) {
     ++count;
   }
   return count;
+}
+
+bool MidiOutlet::readable(std::chrono::milliseconds wait) {
+  if (taken_ < taking_.size()) return true;
+  pollfd fds[2] = {{listener_.get(), POLLIN, 0}, {connection_.get(), POLLIN, 0}};
+  if (::poll(fds, 2, static_cast<int>(wait.count())) <= 0) return false;
+  if (fds[0].revents & POLLIN) accept();
+  return (fds[1].revents & POLLIN) != 0;
+}
+
+bool MidiOutlet::take(std::vector<std::uint8_t>& message) {
+  if (taken_ == taking_.size()) {
+    taking_.clear(); // before receive() moves the buffer they point into
+    taken_ = 0;
+    if (receive(taking_) <= 0) return false;
+  }
+  message.assign(taking_[taken_].begin(), taking_[taken_].end());
+  ++taken_;
+  return true;
 }
 
 } // namespace meshbench

@@ -2,6 +2,7 @@
 
 #include "bench_mesh.hpp"
 #include "receiver.hpp"
+#include "stamp.hpp"
 
 #include <algorithm>
 #include <fmt/format.h>
@@ -11,23 +12,8 @@
 namespace meshbench {
 namespace {
 
-// SysEx, non-commercial id: F0 7D kind node seq(4 x 7 bits) time_us(10 x 7 bits) F7.
-constexpr std::uint8_t kind_probe = 1, kind_measured = 2;
-constexpr std::size_t payload_size = 19;
 constexpr auto listen_wait = std::chrono::milliseconds(20);
 constexpr int drain_turns = 16; // reads per node output before the next node's
-
-void put7(std::uint8_t* at, std::uint64_t value, int bytes) {
-  for (int i = 0; i < bytes; ++i)
-    at[i] = static_cast<std::uint8_t>((value >> (7 * i)) & 0x7F);
-}
-
-std::uint64_t get7(const std::uint8_t* at, int bytes) {
-  std::uint64_t value = 0;
-  for (int i = 0; i < bytes; ++i)
-    value |= static_cast<std::uint64_t>(at[i] & 0x7F) << (7 * i);
-  return value;
-}
 
 } // namespace
 
@@ -40,8 +26,8 @@ NodeFleet::NodeFleet(const FleetConfig& config)
   for (std::size_t n = 0; n < config.nodes; ++n) {
     const std::string path = fmt::format("{}/node{}", config.dir, n);
     // Listening before the node starts: its first message played already finds us.
-    outputs_.emplace_back(path + "-out");
-    inputs_.emplace_back(path + "-in"); // connects once the node listens
+    outputs_.emplace_back(path);
+    inputs_.emplace_back(path); // connects once the node listens
     nodes_.push_back(std::make_unique<ChildProcess>(
         std::vector<std::string>{config.midimesh, "--connect", hub, "--midi-api", "socket",
                                  "--port-name", path, "--name", fmt::format("bench-node{}", n),
@@ -76,15 +62,12 @@ void NodeFleet::stop_listening() noexcept {
 }
 
 bool NodeFleet::send(std::size_t node, std::uint8_t kind) {
-  std::uint8_t m[payload_size] = {0xF0, 0x7D, kind, static_cast<std::uint8_t>(node)};
-  put7(m + 4, played_[node], 4);
-  put7(m + 8, steady_us(), 10);
-  m[payload_size - 1] = 0xF7;
-  return inputs_[node].send(m);
+  const auto m = encode_stamp({kind, static_cast<std::uint8_t>(node), played_[node], steady_us()});
+  return inputs_[node].play(m);
 }
 
 bool NodeFleet::play(std::size_t node) {
-  if (!send(node, kind_measured)) return false;
+  if (!send(node, Stamp::measured)) return false;
   ++played_[node];
   return true;
 }
@@ -104,7 +87,7 @@ void NodeFleet::probe(std::chrono::milliseconds limit) {
       throw BenchError(
           fmt::format("{} nodes did not all hear each other within {} ms", n, limit.count()));
     for (std::size_t s = 0; s < n; ++s)
-      (void)send(s, kind_probe);
+      (void)send(s, Stamp::probe);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
@@ -177,24 +160,24 @@ void NodeFleet::listen() {
 }
 
 void NodeFleet::on_output(std::size_t receiver, std::span<const std::uint8_t> message) {
-  const auto* m = message.data();
   const std::size_t n = nodes_.size();
-  if (message.size() != payload_size || m[0] != 0xF0 || m[1] != 0x7D || m[3] >= n) {
+  const auto stamp = decode_stamp(message);
+  if (!stamp || stamp->source >= n) {
     ++foreign_; // e.g. note-offs a node releases for a peer that left
     return;
   }
-  const std::size_t sender = m[3];
-  if (m[2] == kind_probe) {
+  const std::size_t sender = stamp->source;
+  if (stamp->kind == Stamp::probe) {
     probed_[receiver * n + sender].store(true, std::memory_order_release);
     return;
   }
-  if (m[2] != kind_measured || !measuring_.load(std::memory_order_relaxed)) return;
+  if (stamp->kind != Stamp::measured || !measuring_.load(std::memory_order_relaxed)) return;
   const std::uint64_t now = steady_us();
   auto& count = cell(receiver, sender);
   count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   last_arrival_us_.store(now, std::memory_order_relaxed);
   if (latencies_us_.size() < latency_capacity_)
-    latencies_us_.push_back(static_cast<std::int64_t>(now - get7(m + 8, 10)));
+    latencies_us_.push_back(static_cast<std::int64_t>(now - stamp->time_us));
 }
 
 } // namespace meshbench

@@ -119,7 +119,124 @@ std::string jack_json(const Report& report) {
   return out + "\n  ]},\n";
 }
 
+double ms(double us) {
+  return us / 1000.0;
+}
+
+std::string join_name(const JoinResult& r) {
+  return r.label == "connect" ? "join --connect" : "join by mDNS";
+}
+
+std::string failover_name(const FailoverResult& r) {
+  return "failover, hub " + r.label;
+}
+
+std::string samples_ms(const std::vector<std::int64_t>& samples_us, const char* separator) {
+  std::string out;
+  for (std::size_t i = 0; i < samples_us.size(); ++i)
+    out += fmt::format("{}{:.1f}", i ? separator : "", ms(static_cast<double>(samples_us[i])));
+  return out;
+}
+
+std::string json_strings(const std::vector<std::string>& texts) {
+  std::string out;
+  for (std::size_t i = 0; i < texts.size(); ++i)
+    out += (i ? ", " : "") + json_string(texts[i]);
+  return "[" + out + "]";
+}
+
+// A failed trial ran past its bound: it counts against every goal.
+bool complete(std::size_t samples, const std::vector<std::string>& failures) {
+  return samples > 0 && failures.empty();
+}
+
+std::string format_trials(const Report& report) {
+  std::string out =
+      "\nJoin and failover: real nodes on 127.0.0.1, socket MIDI, one message per ms; "
+      "milliseconds; a trial that failed misses its goal\n";
+  out += fmt::format("{:<24} {:>6} {:>4} {:>8} {:>8}  {:<30} {}\n", "scenario", "trials", "ok",
+                     "median", "worst", "goal", "met");
+  std::string details;
+  for (const auto& r : report.joins) {
+    if (!r.skipped.empty()) {
+      out += fmt::format("{:<24} skipped: {}\n", join_name(r), r.skipped);
+      continue;
+    }
+    const Goal goal = join_goal(r);
+    out += fmt::format("{:<24} {:>6} {:>4} {:>8.1f} {:>8.1f}  {:<30} {}\n", join_name(r), r.trials,
+                       r.samples_us.size(), ms(r.summary.p50_us), ms(r.summary.max_us), goal.text,
+                       goal.met ? "yes" : "NO");
+    if (!r.samples_us.empty())
+      details += fmt::format("  {}: {}\n", join_name(r), samples_ms(r.samples_us, " "));
+  }
+  for (const auto& r : report.failovers) {
+    if (!r.skipped.empty()) {
+      out += fmt::format("{:<24} skipped: {}\n", failover_name(r), r.skipped);
+      continue;
+    }
+    const Goal goal = failover_goal(r);
+    std::size_t by_sender = 0, by_receiver = 0;
+    std::vector<std::int64_t> times;
+    for (const auto& s : r.samples) {
+      by_sender += s.new_hub == "sender";
+      by_receiver += s.new_hub == "receiver";
+      times.push_back(s.us);
+    }
+    out += fmt::format("{:<24} {:>6} {:>4} {:>8.1f} {:>8.1f}  {:<30} {}\n", failover_name(r),
+                       r.trials, r.samples.size(), ms(r.summary.p50_us), ms(r.summary.max_us),
+                       goal.text, goal.met ? "yes" : "NO");
+    out += fmt::format("{:<24} silence at the receiver median {:.1f} worst {:.1f}; lost {} in {} "
+                       "trial(s); new hub: the sender {}, the receiver {}\n",
+                       "", ms(r.gap.p50_us), ms(r.gap.max_us), r.lost, r.trials_with_loss,
+                       by_sender, by_receiver);
+    if (!times.empty())
+      details += fmt::format("  {}: {}\n", failover_name(r), samples_ms(times, " "));
+  }
+  if (!details.empty()) out += "Samples, ms:\n" + details;
+  for (const auto& r : report.joins)
+    for (const auto& f : r.failures)
+      out += fmt::format("  {} failed: {}\n", join_name(r), f);
+  for (const auto& r : report.failovers)
+    for (const auto& f : r.failures)
+      out += fmt::format("  {} failed: {}\n", failover_name(r), f);
+  if (!report.trial_logs.empty()) out += fmt::format("  node logs kept in {}\n", report.trial_logs);
+  return out;
+}
+
+std::string hub_over_baseline(const Report& report) {
+  std::string out = "\nHub / baseline:";
+  std::vector<std::string> labels;
+  for (const auto& r : report.throughput)
+    if (std::find(labels.begin(), labels.end(), r.label) == labels.end()) labels.push_back(r.label);
+  for (const auto& label : labels)
+    out += fmt::format(" throughput {} {};", label, ratio_text(throughput_ratio(report, label)));
+  labels.clear();
+  for (const auto& r : report.latency)
+    if (std::find(labels.begin(), labels.end(), r.label) == labels.end()) labels.push_back(r.label);
+  for (const auto& label : labels)
+    out += fmt::format(" latency {} p50 {}, p99 {}, p99.9 {};", label,
+                       ratio_text(latency_ratio(report, label, &LatencySummary::p50_us)),
+                       ratio_text(latency_ratio(report, label, &LatencySummary::p99_us)),
+                       ratio_text(latency_ratio(report, label, &LatencySummary::p999_us)));
+  out.back() = '\n';
+  return out;
+}
+
 } // namespace
+
+Goal join_goal(const JoinResult& r) {
+  const double bound_ms = r.label == "connect" ? 200 : 1500;
+  return {fmt::format("every join <= {:.0f}", bound_ms),
+          complete(r.samples_us.size(), r.failures) && ms(r.summary.max_us) <= bound_ms};
+}
+
+Goal failover_goal(const FailoverResult& r) {
+  const bool done = complete(r.samples.size(), r.failures);
+  if (r.label == "SIGKILL")
+    return {"median <= 500, worst <= 1000",
+            done && ms(r.summary.p50_us) <= 500 && ms(r.summary.max_us) <= 1000};
+  return {"every one <= 100, no loss", done && ms(r.summary.max_us) <= 100 && r.lost == 0};
+}
 
 std::optional<double> throughput_ratio(const Report& report, const std::string& label) {
   const auto* hub = find(report.throughput, label, "hub");
@@ -151,9 +268,13 @@ std::optional<PairRatios> pair_ratios(const Report& report) {
 }
 
 std::string format_table(const Report& report) {
-  std::string out = fmt::format(
-      "meshbench: {} (hub pid {}, {}) vs direct ZeroMQ PUB->SUB, tcp 127.0.0.1, {} cores shared\n",
-      report.midimesh, report.hub_pid, report.hub_exit, report.cores);
+  const bool hub_ran = !report.throughput.empty() || !report.latency.empty();
+  std::string out =
+      hub_ran ? fmt::format("meshbench: {} (hub pid {}, {}) vs direct ZeroMQ PUB->SUB, tcp "
+                            "127.0.0.1, {} cores shared\n",
+                            report.midimesh, report.hub_pid, report.hub_exit, report.cores)
+              : fmt::format("meshbench: {}, 127.0.0.1, {} cores shared\n", report.midimesh,
+                            report.cores);
   if (!report.throughput.empty()) {
     out += fmt::format("\nThroughput: 3-byte MIDI, window {} in flight per receiver{}, batch {}\n",
                        report.window, report.window ? "" : " (unpaced)", report.batch);
@@ -232,21 +353,8 @@ std::string format_table(const Report& report) {
                        "1->8 {}; real nodes, 1 sender of 8 {}\n",
                        r->pair_p99_us, ratio_text(r->hub_1_to_8), ratio_text(r->nodes_1_of_8));
   if (report.jack) out += jack_table(report);
-  out += "\nHub / baseline:";
-  std::vector<std::string> labels;
-  for (const auto& r : report.throughput)
-    if (std::find(labels.begin(), labels.end(), r.label) == labels.end()) labels.push_back(r.label);
-  for (const auto& label : labels)
-    out += fmt::format(" throughput {} {};", label, ratio_text(throughput_ratio(report, label)));
-  labels.clear();
-  for (const auto& r : report.latency)
-    if (std::find(labels.begin(), labels.end(), r.label) == labels.end()) labels.push_back(r.label);
-  for (const auto& label : labels)
-    out += fmt::format(" latency {} p50 {}, p99 {}, p99.9 {};", label,
-                       ratio_text(latency_ratio(report, label, &LatencySummary::p50_us)),
-                       ratio_text(latency_ratio(report, label, &LatencySummary::p99_us)),
-                       ratio_text(latency_ratio(report, label, &LatencySummary::p999_us)));
-  out.back() = '\n';
+  if (hub_ran) out += hub_over_baseline(report);
+  if (!report.joins.empty() || !report.failovers.empty()) out += format_trials(report);
   return out;
 }
 
@@ -330,6 +438,48 @@ std::string format_json(const Report& report) {
                        "\"nodes_1_of_8\": {}}},\n",
                        r->pair_p99_us, json_number(r->hub_1_to_8), json_number(r->nodes_1_of_8));
   if (report.jack) out += jack_json(report);
+  out += "  \"join\": [";
+  for (std::size_t i = 0; i < report.joins.size(); ++i) {
+    const auto& r = report.joins[i];
+    const Goal goal = join_goal(r);
+    out += fmt::format("{}\n    {{\"scenario\": {}, \"skipped\": {}, \"trials\": {}, \"ok\": {}, "
+                       "\"median_ms\": {:.3f}, \"worst_ms\": {:.3f}, \"samples_ms\": [{}], "
+                       "\"goal\": {}, \"goal_met\": {}, \"failures\": {}}}",
+                       i ? "," : "", json_string(r.label),
+                       r.skipped.empty() ? "null" : json_string(r.skipped), r.trials,
+                       r.samples_us.size(), ms(r.summary.p50_us), ms(r.summary.max_us),
+                       samples_ms(r.samples_us, ", "), json_string(goal.text),
+                       r.skipped.empty() && goal.met, json_strings(r.failures));
+  }
+  out += "\n  ],\n  \"failover\": [";
+  for (std::size_t i = 0; i < report.failovers.size(); ++i) {
+    const auto& r = report.failovers[i];
+    const Goal goal = failover_goal(r);
+    std::string samples;
+    for (std::size_t k = 0; k < r.samples.size(); ++k) {
+      const auto& s = r.samples[k];
+      samples +=
+          fmt::format("{}{{\"ms\": {:.3f}, \"silence_ms\": {:.3f}, "
+                      "\"last_before_ms\": {:.3f}, \"played\": {}, \"lost\": {}, "
+                      "\"duplicates\": {}, \"new_hub\": {}}}",
+                      k ? ", " : "", ms(static_cast<double>(s.us)),
+                      ms(static_cast<double>(s.gap_us)), ms(static_cast<double>(s.last_before_us)),
+                      s.played, s.lost, s.duplicates, json_string(s.new_hub));
+    }
+    out += fmt::format(
+        "{}\n    {{\"scenario\": {}, \"skipped\": {}, \"trials\": {}, \"ok\": {}, "
+        "\"median_ms\": {:.3f}, \"worst_ms\": {:.3f}, "
+        "\"silence_median_ms\": {:.3f}, \"silence_worst_ms\": {:.3f}, "
+        "\"lost\": {}, \"trials_with_loss\": {}, \"goal\": {}, \"goal_met\": {}, "
+        "\"samples\": [{}], \"failures\": {}}}",
+        i ? "," : "", json_string(r.label), r.skipped.empty() ? "null" : json_string(r.skipped),
+        r.trials, r.samples.size(), ms(r.summary.p50_us), ms(r.summary.max_us), ms(r.gap.p50_us),
+        ms(r.gap.max_us), r.lost, r.trials_with_loss, json_string(goal.text),
+        r.skipped.empty() && goal.met, samples, json_strings(r.failures));
+  }
+  out += "\n  ],\n";
+  if (!report.trial_logs.empty())
+    out += fmt::format("  \"trial_logs\": {},\n", json_string(report.trial_logs));
   out += "  \"hub_over_baseline\": {";
   std::vector<std::string> parts;
   for (const auto& r : report.throughput)

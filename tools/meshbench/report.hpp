@@ -2,6 +2,7 @@
 // What a run found, as a table for people and JSON for scripts. Pure formatting: no sockets.
 
 #include "jack_scenarios.hpp"
+#include "mesh_trials.hpp"
 #include "node_scenarios.hpp"
 #include "scenarios.hpp"
 
@@ -28,7 +29,19 @@ struct Report {
   std::uint64_t hub_peak_rss_kib = 0, node_peak_rss_kib = 0; // VmHWM; nodes: the largest
   std::optional<LatencySummary> tcp_echo_rtt;
   std::optional<JackRun> jack; // end to end through JACK, when asked for
+  // Joins and failovers, timed in trials (mesh_trials.hpp).
+  std::vector<JoinResult> joins;
+  std::vector<FailoverResult> failovers;
+  std::string trial_logs; // kept when a trial failed
 };
+
+// Whether the goal for a join or failover is met, and the goal in words.
+struct Goal {
+  std::string text;
+  bool met = false;
+};
+Goal join_goal(const JoinResult& result);
+Goal failover_goal(const FailoverResult& result);
 
 // hub / direct for the scenario `label`: delivered msgs/s for throughput; nullopt if one is
 // missing.
