@@ -236,7 +236,8 @@ void Node::on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t no
   }
   if (election_) {
     election_->peer_seen(peer_state(peer.id, *hello), now_us);
-    if (hello->hub_port) directory_[peer.id].port = hello->hub_port; // hosts: from discovery
+    if (hello->hub_port) directory_[peer.id].port = hello->hub_port;
+    if (!hello->address.empty()) directory_[peer.id].announced = hello->address;
   }
   if (peer.id == target_ && !heard_target_) {
     heard_target_ = true;

@@ -140,10 +140,13 @@ private:
   std::optional<election::Election> election_; // none in connect mode
   std::unique_ptr<discovery::Discovery> discovery_;
   struct Address {
-    std::vector<std::string> hosts;
+    std::vector<std::string> hosts; // from mDNS
+    std::string announced;          // from its hello: where it reaches its hub from
     std::uint16_t port = 0;
   };
+  static const std::string* best_host(const Address& address);
   std::map<std::string, Address> directory_; // where each node's hub proxy listens
+  std::string own_address_;                  // where this node reaches its hub from, for its hello
   std::string target_;                       // the hub our link is connected to (id)
   std::uint64_t term_ = 0;                   // that hub's term
   std::string target_host_;                  // the address we connected to (another node's)

@@ -22,14 +22,17 @@ std::string format_host(const std::string& host) {
   return host.find(':') != std::string::npos ? "[" + host + "]" : host;
 }
 
-// An address zmq can connect to: IPv4 first (link-local IPv6 needs a scope zmq may not take).
-const std::string* best_host(const std::vector<std::string>& hosts) {
-  for (const auto& h : hosts)
-    if (h.find(':') == std::string::npos) return &h;
-  return hosts.empty() ? nullptr : &hosts.front();
-}
-
 } // namespace
+
+// An address zmq can connect to: IPv4 first (link-local IPv6 needs a scope zmq may not take).
+// mDNS's first; when it has none for a node (its record not resolved yet, or only a stale one
+// of an earlier run under the same name), the address the node announced in its hello.
+const std::string* Node::best_host(const Address& address) {
+  for (const auto& h : address.hosts)
+    if (h.find(':') == std::string::npos) return &h;
+  if (!address.hosts.empty()) return &address.hosts.front();
+  return address.announced.empty() ? nullptr : &address.announced;
+}
 
 election::PeerState peer_state(const std::string& id, const wire::Hello& hello) {
   election::PeerState state;
@@ -111,7 +114,7 @@ void Node::connect_to_hub(const std::string& hub_id, std::uint64_t term, bool cl
     link_.connect(hub_->local_publish(), hub_->local_subscribe());
   } else {
     auto it = directory_.find(hub_id);
-    const std::string* host = it == directory_.end() ? nullptr : best_host(it->second.hosts);
+    const std::string* host = it == directory_.end() ? nullptr : best_host(it->second);
     if (!host || !it->second.port) {
       if (wanted_ != hub_id)
         log::info(component, "waiting for discovery to tell where {} listens", peer_label(hub_id));
@@ -120,6 +123,7 @@ void Node::connect_to_hub(const std::string& hub_id, std::uint64_t term, bool cl
     }
     const wire::HostPort address{*host, it->second.port};
     link_.connect(wire::publish_endpoint(address), wire::subscribe_endpoint(address));
+    own_address_ = wire::local_address_towards(*host);
     target_host_ = *host;
     target_claimed_ = claimed;
     // Its proxy forwards to no one until it claims: what we send waits for its first hello.
@@ -184,7 +188,7 @@ void Node::send_beacons(std::uint64_t now_us) {
   }
   // Every node ever discovered, the ones we gave up for gone included: a cut cable heals.
   for (const auto& [id, address] : directory_) {
-    const std::string* host = best_host(address.hosts);
+    const std::string* host = best_host(address);
     if (id == link_.id() || !host || !address.port) continue;
     const std::string endpoint = wire::publish_endpoint({*host, address.port});
     if (beacon_endpoints_.insert(endpoint).second) beacon_.connect(endpoint);
@@ -210,6 +214,7 @@ wire::Hello Node::hello() const {
   // With no hub yet, the highest term seen: the next election must move past it.
   h.term = target_.empty() && election_ ? election_->highest_term() : term_;
   h.hub_port = hub_ ? hub_->port() : 0;
+  h.address = own_address_;
   return h;
 }
 
@@ -244,7 +249,7 @@ void Node::node_seen(const discovery::SeenNode& node) {
   // later. Until the hub has answered, move to the best address known: the first one would
   // never answer, and we would end up electing a rival hub.
   if (r.id == target_ && !heard_target_ && !is_hub()) {
-    const std::string* host = best_host(address.hosts);
+    const std::string* host = best_host(address);
     if (host && *host != target_host_) {
       target_.clear(); // a fresh connection to the same node, not a change of hub
       connect_to_hub(r.id, term_, target_claimed_, now);

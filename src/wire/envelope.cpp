@@ -292,9 +292,10 @@ std::uint64_t read_count(const msgpack::object_map& map, std::string_view key) {
 } // namespace
 
 std::vector<std::uint8_t> encode_payload(const Hello& h) {
-  return MapWriter(10)("name", h.name)("role", h.role == Role::hub ? "hub" : "node")(
+  return MapWriter(11)("name", h.name)("role", h.role == Role::hub ? "hub" : "node")(
              "program", h.program)("mesh", h.mesh)("priority", h.priority)("eligible", h.eligible)(
-             "forced", h.forced)("hub", h.hub)("term", h.term)("hub_port", h.hub_port)
+             "forced", h.forced)("hub", h.hub)("term", h.term)("hub_port", h.hub_port)("address",
+                                                                                       h.address)
       .bytes();
 }
 
@@ -382,6 +383,7 @@ std::optional<Hello> decode_hello(std::span<const std::uint8_t> payload) {
     if (auto v = read_int(map, "term"); v && *v >= 0) hello.term = static_cast<std::uint64_t>(*v);
     if (auto v = read_int(map, "hub_port"); v && *v >= 0 && *v <= 65535)
       hello.hub_port = static_cast<std::uint16_t>(*v);
+    hello.address = read_str(map, "address").value_or("");
     return hello;
   });
 }

@@ -46,6 +46,9 @@ struct Hello {
   std::string hub;            // the hub it follows (itself when hub); empty: none yet
   std::uint64_t term = 0;     // that hub's election term
   std::uint16_t hub_port = 0; // base port of its own (standby) hub proxy; 0: none
+  // The address the sender reaches its hub from, where the others may reach its proxy: news
+  // from the node itself, fresher than mDNS's cache. Empty: unknown.
+  std::string address;
   bool operator==(const Hello&) const = default;
 };
 

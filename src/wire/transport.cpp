@@ -3,6 +3,11 @@
 #include "wire/envelope.hpp"
 
 #include <charconv>
+#ifndef _WIN32
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#endif
 
 namespace midimesh::wire {
 namespace {
@@ -62,6 +67,35 @@ void apply_common_options(zmq::socket_t& socket) {
   socket.set(zmq::sockopt::reconnect_ivl, 100);
   socket.set(zmq::sockopt::reconnect_ivl_max, 1000);
   socket.set(zmq::sockopt::linger, 0);
+}
+
+std::string local_address_towards(const std::string& host) {
+#ifdef _WIN32
+  (void)host;
+  return {}; // not yet: the others then rely on mDNS for this node's address
+#else
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* found = nullptr;
+  // The port does not matter: a UDP connect only picks the route and the source address.
+  if (::getaddrinfo(host.c_str(), "9", &hints, &found) != 0) return {};
+  std::string address;
+  for (const addrinfo* a = found; a && address.empty(); a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    sockaddr_storage local{};
+    socklen_t length = sizeof local;
+    char text[INET6_ADDRSTRLEN] = {};
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) == 0 &&
+        ::getnameinfo(reinterpret_cast<sockaddr*>(&local), length, text, sizeof text, nullptr, 0,
+                      NI_NUMERICHOST) == 0)
+      address = text;
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  return address;
+#endif
 }
 
 } // namespace midimesh::wire

@@ -28,4 +28,8 @@ std::string subscribe_endpoint(const HostPort& hub);
 // on frame size so garbage cannot make us allocate, fast reconnects, IPv6 allowed.
 void apply_common_options(zmq::socket_t& socket);
 
+// The local address this machine sends from to reach `host` (a numeric address or a name),
+// asked of the routing table without sending anything; empty when there is no route.
+std::string local_address_towards(const std::string& host);
+
 } // namespace midimesh::wire

@@ -77,6 +77,7 @@ TEST_CASE("hello and goodbye payloads round-trip") {
   hello.hub = "0123456789abcdef";
   hello.term = 42;
   hello.hub_port = 8141;
+  hello.address = "192.168.1.20";
   CHECK(decode_hello(encode_payload(hello)) == hello);
   const Goodbye goodbye{"shutting down"};
   CHECK(decode_goodbye(encode_payload(goodbye)) == goodbye);

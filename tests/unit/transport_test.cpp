@@ -29,3 +29,8 @@ TEST_CASE("bad addresses are refused") {
        {"", ":8141", "host:", "host:0", "host:65535", "host:80x", "::1", "[::1", "[]:80", "[::1]x"})
     CHECK_FALSE(parse_host_port(text));
 }
+
+TEST_CASE("the address a node announces is the one its route to the hub leaves from") {
+  CHECK(local_address_towards("127.0.0.1") == "127.0.0.1");
+  CHECK(local_address_towards("not a host name") == "");
+}
