@@ -267,8 +267,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 16))
       ->capture_default_str();
   auto* quick = app.add_flag("--quick", o.quick,
-                             "Short run (under a minute): 100,000 messages, 2 s of latency, "
-                             "20,000 through real nodes");
+                             "Short run (under a minute): 100,000 messages, 1 s of each latency, "
+                             "20,000 through real nodes, JACK at 512 frames, 5 joins and 3 "
+                             "failovers of each kind");
   app.add_flag("--skip-baseline", o.skip_baseline, "Measure the hub only");
   app.add_option("--only", o.only, "Run one measurement only")
       ->check(CLI::IsMember({"throughput", "latency", "nodes", "jack", "join", "failover"}));
@@ -324,10 +325,11 @@ int main(int argc, char** argv) {
   }
   if (*quick) {
     if (app.count("--messages") == 0) o.messages = 100'000;
-    if (app.count("--seconds") == 0) o.seconds = 2;
-    if (app.count("--node-seconds") == 0) o.node_seconds = 2;
+    if (app.count("--seconds") == 0) o.seconds = 1;
+    if (app.count("--node-seconds") == 0) o.node_seconds = 1;
     if (app.count("--node-messages") == 0) o.node_messages = 20'000;
-    if (app.count("--idle-seconds") == 0) o.idle_seconds = 3;
+    if (app.count("--idle-seconds") == 0) o.idle_seconds = 2;
+    if (app.count("--jack-periods") == 0) o.jack_periods = {512};
     if (app.count("--jack-nodes") == 0) o.jack_nodes = {2};
     if (app.count("--jack-seconds") == 0) o.jack_seconds = 2;
   }
