@@ -11,12 +11,14 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fcntl.h>
 #include <iostream>
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <thread>
 #include <unistd.h>
 #include <utility>
 #ifdef __linux__
@@ -101,6 +103,7 @@ void ignore_jack_info(const char*) {}
 
 struct JackServerFacts {
   std::size_t midi_buffer_bytes = 0;
+  std::chrono::microseconds period{0};
   std::vector<std::string> ports_taken;
 };
 
@@ -124,6 +127,9 @@ JackServerFacts query_jack_server(const std::vector<std::string>& wanted_ports) 
   }
   JackServerFacts facts;
   facts.midi_buffer_bytes = jack_port_type_get_buffer_size(client.get(), JACK_DEFAULT_MIDI_TYPE);
+  if (const jack_nframes_t rate = jack_get_sample_rate(client.get()))
+    facts.period = std::chrono::microseconds(std::uint64_t{jack_get_buffer_size(client.get())} *
+                                             1'000'000 / rate);
   for (const auto& name : wanted_ports)
     if (jack_port_by_name(client.get(), name.c_str())) facts.ports_taken.push_back(name);
   return facts;
@@ -219,6 +225,7 @@ private:
 class RtMidiPorts final : public MidiPorts {
 public:
   RtMidiPorts(RtMidi::Api api, const MidiConfig& config);
+  ~RtMidiPorts() override;
 
   int input_fd() const override { return wakeup_.fd(); }
   void take_input(std::vector<std::vector<std::uint8_t>>& out) override;
@@ -237,6 +244,10 @@ private:
   RtMidi::Api api_;
   std::function<void(const std::string&)> log_;
   std::size_t max_message_size_ = other_max_message;
+  // JACK plays what RtMidi queued during its next cycle: closing the port before then would
+  // lose the note-offs a node sends as it leaves. How long to give it, and when we last sent.
+  std::chrono::microseconds close_grace_{0};
+  std::chrono::steady_clock::time_point last_send_{};
   std::string description_;
   Wakeup wakeup_;
   SpscQueue<std::vector<std::uint8_t>, input_queue_slots> queue_;
@@ -269,6 +280,9 @@ RtMidiPorts::RtMidiPorts(RtMidi::Api api, const MidiConfig& config) : api_(api),
     if (facts.midi_buffer_bytes > jack_midi_buffer_overhead)
       max_message_size_ =
           std::min(max_message_size_, facts.midi_buffer_bytes - jack_midi_buffer_overhead);
+    // Two cycles, and never more than 100 ms however large the period.
+    close_grace_ =
+        std::min<std::chrono::microseconds>(2 * facts.period, std::chrono::milliseconds(100));
 #endif
   }
   try {
@@ -343,9 +357,16 @@ void RtMidiPorts::take_input(std::vector<std::vector<std::uint8_t>>& out) {
   log_reports(input_errors_);
 }
 
+RtMidiPorts::~RtMidiPorts() {
+  const auto played_by = last_send_ + close_grace_;
+  if (close_grace_.count() > 0 && std::chrono::steady_clock::now() < played_by)
+    std::this_thread::sleep_until(played_by);
+}
+
 SendResult RtMidiPorts::send(std::span<const std::uint8_t> message) {
   if (message.size() > max_message_size_) return SendResult::too_large;
   if (message.empty()) return SendResult::failed;
+  last_send_ = std::chrono::steady_clock::now();
   const auto errors_before = output_errors_.count();
   try {
     out_->sendMessage(message.data(), message.size());
