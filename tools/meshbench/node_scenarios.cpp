@@ -36,6 +36,20 @@ void wait_for_arrivals(NodeFleet& fleet, std::uint64_t expected) {
   }
 }
 
+// Waits for every other node to play what the first `senders` nodes played (bounded), then
+// stops measuring and counts.
+Deliveries count_deliveries(NodeFleet& fleet, std::size_t senders) {
+  Deliveries d;
+  for (std::size_t s = 0; s < senders; ++s)
+    d.sent += fleet.played(s);
+  d.expected = d.sent * (fleet.size() - 1);
+  wait_for_arrivals(fleet, d.expected);
+  fleet.stop_measuring();
+  d.delivered = fleet.heard_total();
+  d.drops = d.expected - std::min(d.expected, d.delivered);
+  return d;
+}
+
 void check(NodeFleet& fleet) {
   if (!fleet.all_running()) throw BenchError("a node process exited during the run");
   if (fleet.listener_failed()) throw BenchError("the listening thread failed");
@@ -100,13 +114,7 @@ NodeLatencyResult run_node_latency(NodeFleet& fleet, const std::string& label, s
   r.label = label;
   r.nodes = n;
   r.senders = senders;
-  for (std::size_t s = 0; s < senders; ++s)
-    r.sent += fleet.played(s);
-  r.expected = r.sent * (n - 1);
-  wait_for_arrivals(fleet, r.expected);
-  fleet.stop_measuring();
-  r.delivered = fleet.heard_total();
-  r.drops = r.expected - std::min(r.expected, r.delivered);
+  static_cast<Deliveries&>(r) = count_deliveries(fleet, senders);
   r.rate_hz = send_seconds > 0 ? static_cast<double>(r.sent) / send_seconds / senders : 0;
   r.latency = summarize(fleet.latencies_us());
   return r;
@@ -146,15 +154,9 @@ NodeThroughputResult run_node_throughput(NodeFleet& fleet, pid_t hub, const std:
   r.senders = senders;
   r.receivers = n - 1; // every node but the sender hears each sender
   r.timed_out = remaining;
-  for (std::size_t s = 0; s < senders; ++s)
-    r.sent += fleet.played(s);
-  r.expected = r.sent * (n - 1);
-  wait_for_arrivals(fleet, r.expected);
-  fleet.stop_measuring();
+  static_cast<Deliveries&>(r) = count_deliveries(fleet, senders);
   const ProcReading hub1 = read_proc(hub), sender1 = read_proc(fleet.pid(0)),
                     receiver1 = read_proc(fleet.pid(n - 1));
-  r.delivered = fleet.heard_total();
-  r.drops = r.expected - std::min(r.expected, r.delivered);
   const std::uint64_t last = fleet.last_arrival_us();
   r.seconds = last > start_us ? static_cast<double>(last - start_us) / 1e6 : 0;
   r.delivered_per_s = r.seconds > 0 ? static_cast<double>(r.delivered) / r.seconds : 0;

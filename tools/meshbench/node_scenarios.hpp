@@ -13,18 +13,21 @@
 
 namespace meshbench {
 
-struct NodeLatencyResult {
+// What the sending nodes played, and what every other node played out of it.
+struct Deliveries {
+  std::uint64_t sent = 0, expected = 0, delivered = 0, drops = 0;
+};
+
+struct NodeLatencyResult : Deliveries {
   std::string label;
   std::size_t nodes = 0, senders = 0;
   double rate_hz = 0; // per sender, achieved
-  std::uint64_t sent = 0, expected = 0, delivered = 0, drops = 0;
   LatencySummary latency;
 };
 
-struct NodeThroughputResult {
+struct NodeThroughputResult : Deliveries {
   std::string label;
   std::size_t nodes = 0, senders = 0, receivers = 0;
-  std::uint64_t sent = 0, expected = 0, delivered = 0, drops = 0;
   double seconds = 0, delivered_per_s = 0;
   // CPU milliseconds per 1,000 messages: the hub per message played in, a sending node per
   // message it sent, a receiving node per message it played out.
