@@ -366,7 +366,7 @@ RtMidiPorts::~RtMidiPorts() {
 SendResult RtMidiPorts::send(std::span<const std::uint8_t> message) {
   if (message.size() > max_message_size_) return SendResult::too_large;
   if (message.empty()) return SendResult::failed;
-  last_send_ = std::chrono::steady_clock::now();
+  if (close_grace_.count() > 0) last_send_ = std::chrono::steady_clock::now();
   const auto errors_before = output_errors_.count();
   try {
     out_->sendMessage(message.data(), message.size());
