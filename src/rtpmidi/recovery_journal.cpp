@@ -1,0 +1,1 @@
+#include "rtpmidi/recovery_journal.hpp"

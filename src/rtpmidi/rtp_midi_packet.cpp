@@ -1,0 +1,1 @@
+#include "rtpmidi/rtp_midi_packet.hpp"

@@ -1,0 +1,1 @@
+#include "rtpmidi/session.hpp"

@@ -1,0 +1,150 @@
+#pragma once
+// One local AppleMIDI session and the remote participants connected to it (a Mac's network
+// session, an iPad app, Windows' rtpMIDI): invitations in both directions, clock sync, receiver
+// feedback, MIDI with a recovery journal, and liveness. Events in, actions out, time passed in:
+// no sockets and no clock here (the bridge in src/bridge/ owns the UDP sockets).
+//
+// A participant joins in two steps, as AppleMIDI does: an invitation (IN/OK) on the control
+// port, then one on the data port; it is "joined" when both are accepted. While joined, this
+// side sends a CK0 every ck_interval_us: any packet from the participant proves it alive, and
+// none for peer_timeout_us means it is gone (a laptop closed without BY).
+
+#include "rtpmidi/recovery_journal.hpp"
+#include "rtpmidi/session_packet.hpp"
+#include "rtpmidi/sysex_segments.hpp"
+
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace midimesh::rtpmidi {
+
+// A UDP address as the bridge gives it: numeric host (IPv4, or IPv6 with %scope) and port.
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+  auto operator<=>(const Endpoint&) const = default;
+};
+
+enum class Port { control, data };
+
+struct Datagram {
+  Port port = Port::control; // which of our sockets sends it
+  Endpoint to;
+  std::vector<std::uint8_t> bytes;
+};
+
+struct SessionConfig {
+  std::string name;       // announced in our invitations and answers
+  std::uint32_t ssrc = 0; // ours, random
+  std::uint64_t ck_interval_us = 1'000'000;
+  std::uint64_t peer_timeout_us = 4'000'000;
+  std::uint64_t invite_retry_us = 1'000'000; // an unanswered invitation is sent again
+  // A participant half joined (control but no data invitation) this long is forgotten.
+  std::uint64_t half_open_timeout_us = 5'000'000;
+  std::size_t max_participants = 32; // more invitations are answered NO
+  // Bytes of MIDI commands per packet: below a Wi-Fi MTU, so no packet is fragmented. Larger
+  // SysEx is split in segments.
+  std::size_t max_packet_midi = 1200;
+  // After the last MIDI to a participant, a packet with only the journal follows after these
+  // delays (while the journal is not acknowledged), so a lost last note-off is still recovered.
+  std::uint64_t journal_repeat_us = 50'000;
+  std::uint64_t receiver_feedback_us = 250'000; // RS after receiving, at most this often
+};
+
+// What happened, for the bridge to act on.
+struct ParticipantJoined {
+  std::uint32_t ssrc = 0;
+  std::string name;
+  Endpoint control; // where its control port answered
+  bool we_invited = false;
+};
+struct ParticipantMidi {
+  std::uint32_t ssrc = 0;
+  std::vector<std::uint8_t> message; // one complete MIDI message, in order
+  bool recovered = false;            // made up from the journal after a loss
+};
+enum class LeaveReason { bye, silent, replaced };
+struct ParticipantLeft {
+  std::uint32_t ssrc = 0;
+  std::string name;
+  LeaveReason reason = LeaveReason::bye;
+};
+// An invitation of ours was refused (NO) or never answered after `attempts`.
+struct InvitationFailed {
+  Endpoint control;
+  bool refused = false; // NO; false: no answer
+  std::string name;     // the refusing session's name, if it gave one
+};
+using SessionEvent = std::variant<ParticipantJoined, ParticipantMidi, ParticipantLeft,
+                                  InvitationFailed>;
+
+// Bad input and losses, for the log and meshtop. Never decreasing.
+struct SessionCounters {
+  std::uint64_t malformed = 0;          // undecodable session or RTP packets, bad journals
+  std::uint64_t unknown_ssrc = 0;       // RTP or session packets from no participant of ours
+  std::uint64_t version_mismatch = 0;   // invitations of another AppleMIDI version (answered NO)
+  std::uint64_t refused = 0;            // invitations answered NO (full, flood, version)
+  std::uint64_t lost = 0;               // packets missing in a participant's sequence
+  std::uint64_t recovered = 0;          // messages played from a journal after a loss
+  std::uint64_t sysex_dropped = 0;      // SysEx given up: lost segments, cancelled, too large
+  std::uint64_t packets_in = 0, packets_out = 0;
+};
+
+struct ParticipantInfo {
+  std::uint32_t ssrc = 0;
+  std::string name;
+  Endpoint control, data;
+  bool we_invited = false;
+  std::int64_t rtt_us = -1; // from the last complete clock sync; -1: none yet
+  std::uint64_t lost = 0;
+};
+
+class Session {
+public:
+  explicit Session(SessionConfig config);
+
+  // A datagram arrived on our control or data port.
+  void on_datagram(Port port, const Endpoint& from, std::span<const std::uint8_t> bytes,
+                   std::uint64_t now_us);
+  // Invites a remote session at its control port (its data port is the next one), and keeps
+  // inviting every invite_retry_us until it accepts, refuses, or `attempts` are spent
+  // (0: forever, and again whenever it leaves: --rtp-midi-connect keeps its peer).
+  void invite(const Endpoint& control, std::uint64_t now_us, unsigned attempts = 0);
+  // Queues one complete MIDI message for every joined participant except `except_ssrc`
+  // (the participant it came from, if any). Sent by flush().
+  void send(std::span<const std::uint8_t> message, std::optional<std::uint32_t> except_ssrc);
+  // Packs what send() queued into packets (journal included); call once per loop turn.
+  void flush(std::uint64_t now_us);
+  // Timers: clock sync, invitation retries, timeouts, journal repeats, receiver feedback.
+  void tick(std::uint64_t now_us);
+  // Says BY to every participant and stops inviting.
+  void leave();
+
+  // When tick() wants to run next (on the now_us clock); 0: nothing scheduled.
+  std::uint64_t next_wakeup_us() const noexcept;
+  std::vector<Datagram> take_datagrams();
+  std::vector<SessionEvent> take_events();
+
+  const SessionCounters& counters() const noexcept { return counters_; }
+  std::vector<ParticipantInfo> participants() const;
+  const SessionConfig& config() const noexcept { return config_; }
+
+private:
+  SessionConfig config_;
+  SessionCounters counters_;
+  // The implementation's state (participants by SSRC, invitations under way, queues) is its
+  // own; see session.cpp.
+  struct Participant;
+  struct Outgoing;
+  std::map<std::uint32_t, Participant> participants_;
+  std::vector<Datagram> datagrams_;
+  std::vector<SessionEvent> events_;
+};
+
+} // namespace midimesh::rtpmidi

@@ -1,0 +1,1 @@
+#include "rtpmidi/sysex_segments.hpp"

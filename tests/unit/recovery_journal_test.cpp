@@ -1,0 +1,3 @@
+#include "rtpmidi/recovery_journal.hpp"
+
+#include <catch2/catch.hpp>

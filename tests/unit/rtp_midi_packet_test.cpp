@@ -1,0 +1,3 @@
+#include "rtpmidi/rtp_midi_packet.hpp"
+
+#include <catch2/catch.hpp>

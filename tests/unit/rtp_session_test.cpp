@@ -1,0 +1,3 @@
+#include "rtpmidi/session.hpp"
+
+#include <catch2/catch.hpp>

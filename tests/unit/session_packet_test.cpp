@@ -1,0 +1,3 @@
+#include "rtpmidi/session_packet.hpp"
+
+#include <catch2/catch.hpp>

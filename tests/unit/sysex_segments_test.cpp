@@ -1,0 +1,3 @@
+#include "rtpmidi/sysex_segments.hpp"
+
+#include <catch2/catch.hpp>
