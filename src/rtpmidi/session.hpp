@@ -119,6 +119,9 @@ public:
   // Queues one complete MIDI message for every joined participant except `except_ssrc`
   // (the participant it came from, if any). Sent by flush().
   void send(std::span<const std::uint8_t> message, std::optional<std::uint32_t> except_ssrc);
+  // Queues one message for one joined participant only (note-offs for what a source left
+  // sounding there).
+  void send_to(std::uint32_t ssrc, std::span<const std::uint8_t> message);
   // Packs what send() queued into packets (journal included); call once per loop turn.
   void flush(std::uint64_t now_us);
   // Timers: clock sync, invitation retries, timeouts, journal repeats, receiver feedback.
