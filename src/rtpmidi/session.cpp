@@ -304,6 +304,9 @@ void Session::on_rtp(const Endpoint& /*from*/, std::span<const std::uint8_t> byt
       p.lost += ahead;
       gap = true;
     }
+  } else {
+    // Its first packet: a journal there means earlier ones went out and never arrived.
+    gap = packet.has_journal;
   }
   p.have_seq = true;
   p.expected_seq = static_cast<std::uint16_t>(seq + 1);

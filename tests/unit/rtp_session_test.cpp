@@ -419,6 +419,14 @@ TEST_CASE("a lost note-on that is still held is recovered", "[rtp_session]") {
   net.nodes = {&a, &b};
   join(net, a, b);
   net.run_for(2 * s);
+  // The very first packet to b, or one later.
+  const bool first_packet = GENERATE(true, false);
+  std::vector<Bytes> before;
+  if (!first_packet) {
+    a.session.send(clock_tick, std::nullopt);
+    net.run_for(1 * ms);
+    before.push_back(clock_tick);
+  }
 
   bool drop_next = true;
   net.drop = [&](const Sent& sent) {
@@ -428,11 +436,14 @@ TEST_CASE("a lost note-on that is still held is recovered", "[rtp_session]") {
   };
   a.session.send(note_on_60, std::nullopt);
   net.run_for(1 * ms);
-  CHECK(played(b).empty());
+  CHECK(played(b) == before);
   a.session.send(note_on_62, std::nullopt);
   net.run_for(1 * ms);
-  CHECK(played(b) == std::vector<Bytes>{note_on_60, note_on_62});
+  before.push_back(note_on_60);
+  before.push_back(note_on_62);
+  CHECK(played(b) == before);
   CHECK(played(b, true) == std::vector<Bytes>{note_on_60});
+  CHECK(b.session.counters().recovered == 1);
 }
 
 TEST_CASE("journal-only packets follow the last MIDI until it is acknowledged", "[rtp_session]") {
@@ -670,7 +681,7 @@ TEST_CASE("an invitation flood fills the session and its NO answers are rate-lim
   CHECK(session.take_events().empty());
 
   // A second later the limit allows NO answers again.
-  now += 1 * s;
+  now += 1 * s + 100;
   const Bytes late = encode(Invitation{Command::invitation, apple_midi_version, 1, 9999, "late"});
   session.on_datagram(Port::control, {"10.0.0.67", 5004}, late, now);
   CHECK(count(session.take_datagrams(), [](auto& d) { return is_command(d, Command::rejected); }) ==
@@ -743,9 +754,8 @@ TEST_CASE("RTP sequence: duplicates dropped, losses counted, wraparound", "[rtp_
 
   // Receiver feedback names the highest sequence number, to the control port.
   now += 1 * s;
-  peer.take();
   session.tick(now);
-  const auto out = peer.take();
+  const auto out = session.take_datagrams();
   REQUIRE(count(out, is_feedback) == 1);
   for (const auto& d : out) {
     if (!is_feedback(d)) continue;
