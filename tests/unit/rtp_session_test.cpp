@@ -908,3 +908,49 @@ TEST_CASE("next_wakeup_us names the earliest timer", "[rtp_session]") {
   session.flush(now);
   CHECK(session.next_wakeup_us() == now + session.config().journal_repeat_us);
 }
+
+TEST_CASE("two sessions inviting each other at once join once", "[rtp_session]") {
+  Net net;
+  Node a("a", 0xaaaa'0001), b("b", 0xbbbb'0002);
+  net.nodes = {&a, &b};
+  a.session.invite(control_of("b"), net.now, 0);
+  b.session.invite(control_of("a"), net.now, 0);
+  net.run_for(10 * s);
+  CHECK(events_of<ParticipantJoined>(a.events).size() == 1);
+  CHECK(events_of<ParticipantJoined>(b.events).size() == 1);
+  CHECK(a.session.participants().size() == 1);
+  CHECK(b.session.participants().size() == 1);
+  CHECK(events_of<InvitationFailed>(a.events).empty());
+  a.session.send(note_on_60, std::nullopt);
+  b.session.send(note_on_62, std::nullopt);
+  net.run_for(1 * ms);
+  CHECK(played(b) == std::vector<Bytes>{note_on_60});
+  CHECK(played(a) == std::vector<Bytes>{note_on_62});
+
+  // b leaving makes a invite it again (a keeps its peer), and b, open still, accepts.
+  b.session.leave();
+  net.run_for(5 * s);
+  CHECK(events_of<ParticipantLeft>(a.events).size() == 1);
+  CHECK(events_of<ParticipantJoined>(a.events).size() == 2);
+  CHECK(a.session.participants().size() == 1);
+  CHECK(b.session.participants().size() == 1);
+}
+
+TEST_CASE("a new SSRC from a participant's control address replaces it", "[rtp_session]") {
+  std::uint64_t now = 10 * s;
+  Session session(config_for("us", 0x1234'5678));
+  Script peer{session, now};
+  peer.join();
+  session.take_events();
+  peer.ssrc += 1; // the peer restarted without saying BY
+  peer.token += 1;
+  peer.join();
+  const auto events = session.take_events();
+  const auto left = events_of<ParticipantLeft>(events);
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].ssrc == peer.ssrc - 1);
+  CHECK(left[0].reason == LeaveReason::replaced);
+  REQUIRE(events_of<ParticipantJoined>(events).size() == 1);
+  CHECK(events_of<ParticipantJoined>(events)[0].ssrc == peer.ssrc);
+  CHECK(session.participants().size() == 1);
+}
