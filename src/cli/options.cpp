@@ -68,6 +68,21 @@ Parsed parse(int argc, char** argv) {
       ->capture_default_str();
   bool no_midi = false;
   app.add_flag("--no-midi", no_midi, "No MIDI ports: a headless hub on a server");
+  std::vector<std::string> rtp_connect;
+  bool no_rtp = false;
+  auto* rtp_port = app.add_option("--rtp-port", config.rtp.port,
+                                  "RTP-MIDI session ports: PORT and PORT+1 (taken: next free pair)")
+                       ->type_name("PORT")
+                       ->check(CLI::Range(1, 65534))
+                       ->capture_default_str();
+  auto* rtp_invite =
+      app.add_option("--rtp-midi-connect", rtp_connect,
+                     "Invite the RTP-MIDI session at HOST (an iPad app, Windows rtpMIDI; PORT "
+                     "defaults to 5004); repeatable")
+          ->type_name("HOST[:PORT]");
+  app.add_flag("--no-rtp-midi", no_rtp, "No RTP-MIDI session: Macs and iPads cannot join here")
+      ->excludes(rtp_port)
+      ->excludes(rtp_invite);
   app.add_flag("--list-ports", options.list_ports, "List the MIDI ports of every backend, exit");
   app.add_option("--log-level", log_level, "How much to log")
       ->type_name("LEVEL")
@@ -80,6 +95,7 @@ Parsed parse(int argc, char** argv) {
              "  midimesh --connect stage.local    join the hub on stage.local, no mDNS\n"
              "  midimesh --hub --no-midi          a headless hub on a server\n"
              "  midimesh --connect 10.0.0.5 --midi-in loopMIDI --midi-out loopMIDI\n"
+             "  midimesh --rtp-midi-connect ipad.local   also invite an iPad's session\n"
              "Stop with Ctrl-C: the node says goodbye and releases every note it holds.\n"
              "Send SIGUSR1 to log its counters.");
   try {
@@ -101,6 +117,17 @@ Parsed parse(int argc, char** argv) {
   } else {
     config.mode = be_hub ? node::Mode::hub : node::Mode::automatic;
   }
+  for (const std::string& remote : rtp_connect) {
+    // Same syntax as --connect, with the AppleMIDI port as default.
+    auto address = wire::parse_host_port(remote, 5004);
+    if (!address) {
+      std::fprintf(stderr, "--rtp-midi-connect: \"%s\" is not HOST, HOST:PORT or [IPV6]:PORT\n",
+                   remote.c_str());
+      return {std::nullopt, 2};
+    }
+    config.rtp.invite.push_back({address->host, address->port});
+  }
+  config.rtp_midi = !no_rtp;
   config.eligible = !no_hub;
   config.midi = !no_midi;
   log::parse_level(log_level, options.log_level);

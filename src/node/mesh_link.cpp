@@ -48,9 +48,21 @@ void MeshLink::disconnect(int linger_ms) {
 
 MeshLink::Published MeshLink::publish(wire::MessageType type, std::span<const std::uint8_t> payload,
                                       std::uint64_t time_us) {
-  Frame frame{time_us, wire::encode(type, id_, next_seq_++, time_us, payload)};
+  return publish_frame({}, wire::encode(type, id_, next_seq_++, time_us, payload), time_us);
+}
+
+MeshLink::Published MeshLink::publish_as(const std::string& sender, std::uint64_t& seq,
+                                         wire::MessageType type,
+                                         std::span<const std::uint8_t> payload,
+                                         std::uint64_t time_us) {
+  return publish_frame(sender, wire::encode(type, sender, seq++, time_us, payload), time_us);
+}
+
+MeshLink::Published MeshLink::publish_frame(std::string topic, std::vector<std::uint8_t> bytes,
+                                            std::uint64_t time_us) {
+  Frame frame{time_us, std::move(bytes), std::move(topic)};
   if (ready()) {
-    if (!send(frame.bytes)) return Published::dropped;
+    if (!send(frame.topic, frame.bytes)) return Published::dropped;
     remember(std::move(frame));
     return Published::sent;
   }
@@ -62,9 +74,9 @@ MeshLink::Published MeshLink::publish(wire::MessageType type, std::span<const st
 }
 
 bool MeshLink::publish_report(wire::MessageType type, std::span<const std::uint8_t> payload,
-                              std::uint64_t time_us, std::uint64_t seq) {
+                              std::uint64_t time_us, std::uint64_t seq, const std::string& sender) {
   if (!ready()) return false;
-  return send(wire::encode(type, id_, seq, time_us, payload));
+  return send(sender, wire::encode(type, sender.empty() ? id_ : sender, seq, time_us, payload));
 }
 
 void MeshLink::on_publisher_readable() {
@@ -84,7 +96,7 @@ void MeshLink::release() {
 
 void MeshLink::flush() {
   while (ready() && !held_.empty()) {
-    if (!send(held_.front().bytes)) break;
+    if (!send(held_.front().topic, held_.front().bytes)) break;
     held_bytes_ -= held_.front().bytes.size();
     remember(std::move(held_.front()));
     held_.pop_front();
@@ -102,9 +114,10 @@ void MeshLink::remember(Frame frame) {
   recent_.push_back(std::move(frame));
 }
 
-bool MeshLink::send(const std::vector<std::uint8_t>& frame) {
+bool MeshLink::send(const std::string& topic, const std::vector<std::uint8_t>& frame) {
   try {
-    if (!publisher_.send(zmq::buffer(id_), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+    if (!publisher_.send(zmq::buffer(topic.empty() ? id_ : topic),
+                         zmq::send_flags::sndmore | zmq::send_flags::dontwait))
       return false;
     return publisher_.send(zmq::buffer(frame), zmq::send_flags::dontwait).has_value();
   } catch (const zmq::error_t&) {

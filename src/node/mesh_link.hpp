@@ -36,10 +36,16 @@ public:
   Published publish(wire::MessageType type, std::span<const std::uint8_t> payload,
                     std::uint64_t time_us);
 
+  // The same on behalf of a member this node bridges into the mesh (an RTP-MIDI participant):
+  // under its id, numbered in its own sequence, which the caller keeps (seq is advanced).
+  Published publish_as(const std::string& sender, std::uint64_t& seq, wire::MessageType type,
+                       std::span<const std::uint8_t> payload, std::uint64_t time_us);
+
   // Publishes a message numbered in a sequence of the caller's (telemetry): sent only when the
-  // hub is listening, never held. False when not sent.
+  // hub is listening, never held. False when not sent. `sender`: a bridged member's id; empty:
+  // this node's.
   bool publish_report(wire::MessageType type, std::span<const std::uint8_t> payload,
-                      std::uint64_t time_us, std::uint64_t seq);
+                      std::uint64_t time_us, std::uint64_t seq, const std::string& sender = {});
 
   // Reads the hub's (un)subscriptions; call when publisher() is readable.
   void on_publisher_readable();
@@ -64,8 +70,10 @@ public:
 private:
   zmq::context_t& context_;
   std::string id_;
-  bool send(const std::vector<std::uint8_t>& frame);
+  bool send(const std::string& topic, const std::vector<std::uint8_t>& frame);
   void flush(); // what is held, while ready()
+  Published publish_frame(std::string topic, std::vector<std::uint8_t> bytes,
+                          std::uint64_t time_us);
 
   std::uint64_t next_seq_ = 0;
   bool ready_ = false;
@@ -73,6 +81,7 @@ private:
   struct Frame {
     std::uint64_t time_us; // when it was published
     std::vector<std::uint8_t> bytes;
+    std::string topic; // a bridged member's id; empty: ours (no allocation on the hot path)
   };
   void remember(Frame frame);
   std::deque<Frame> held_;   // published before the hub subscribed

@@ -70,6 +70,7 @@ Node::Node(NodeConfig config)
   } else {
     start_roles(steady_us());
   }
+  start_rtp_midi();
 }
 
 Node::~Node() = default;
@@ -92,12 +93,24 @@ int Node::run() {
     if (discovery_)
       for (int fd : discovery_->fds())
         items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+    const std::size_t rtp_index = items.size();
+    if (rtp_)
+      for (int fd : rtp_->fds())
+        items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+    const std::size_t advertisement_index = items.size();
+    if (rtp_advertisement_)
+      for (int fd : rtp_advertisement_->fds())
+        items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+    const std::size_t discovery_end = rtp_index;
 
     const std::uint64_t now = steady_us();
     std::uint64_t wake_us = next_hello_us_;
     if (discovery_ && discovery_->next_wakeup_us())
       wake_us = std::min(wake_us, discovery_->next_wakeup_us());
     if (hub_ && hub_->next_wakeup_us()) wake_us = std::min(wake_us, hub_->next_wakeup_us());
+    if (rtp_ && rtp_->next_wakeup_us()) wake_us = std::min(wake_us, rtp_->next_wakeup_us());
+    if (rtp_advertisement_ && rtp_advertisement_->next_wakeup_us())
+      wake_us = std::min(wake_us, rtp_advertisement_->next_wakeup_us());
     const auto wait_ms = wake_us > now ? (wake_us - now + 999) / 1000 : 0;
     try {
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
@@ -122,10 +135,25 @@ int Node::run() {
     if (midi_ && (items[midi_index].revents & ZMQ_POLLIN)) on_midi_input();
     if (discovery_) {
       bool readable = false;
-      for (std::size_t i = discovery_index; i < items.size(); ++i)
+      for (std::size_t i = discovery_index; i < discovery_end; ++i)
         readable = readable || (items[i].revents & ZMQ_POLLIN);
       const std::uint64_t wakeup = discovery_->next_wakeup_us();
       if (readable || (wakeup && after >= wakeup)) discovery_->process(after);
+    }
+    if (rtp_) {
+      bool readable = false;
+      for (std::size_t i = rtp_index; i < advertisement_index; ++i)
+        readable = readable || (items[i].revents & ZMQ_POLLIN);
+      if (readable) rtp_->on_readable(after);
+      const std::uint64_t wakeup = rtp_->next_wakeup_us();
+      if (wakeup && after >= wakeup) rtp_->tick(after);
+    }
+    if (rtp_advertisement_) {
+      bool readable = false;
+      for (std::size_t i = advertisement_index; i < items.size(); ++i)
+        readable = readable || (items[i].revents & ZMQ_POLLIN);
+      const std::uint64_t wakeup = rtp_advertisement_->next_wakeup_us();
+      if (readable || (wakeup && after >= wakeup)) rtp_advertisement_->process(after);
     }
     if (after >= next_hello_us_) {
       tick(after);
@@ -133,6 +161,7 @@ int Node::run() {
       flush_throttled_logs(after);
     }
     if (midi_) flush_midi(after);
+    if (rtp_) rtp_->flush(after);
   }
   shutdown();
   return 0;
@@ -227,6 +256,7 @@ void Node::on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t no
   const bool first = peer.name.empty();
   peer.name = hello->name;
   peer.role = hello->role;
+  peer.bridged = hello->kind != "node";
   lost_.erase(peer.id); // a node we gave up for gone (a cut cable) is back
   if (first) {
     log::info(component, "peer {} joined ({}, {})", peer_label(peer.id),
@@ -234,6 +264,7 @@ void Node::on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t no
     // Answer at once so the newcomer learns about us without waiting a heartbeat.
     hello_now();
   }
+  if (hello->kind != "node") return; // a bridged member: in the peers' table, not an election
   if (election_) {
     election_->peer_seen(peer_state(peer.id, *hello), now_us);
     if (hello->hub_port) directory_[peer.id].port = hello->hub_port;
@@ -289,6 +320,7 @@ void Node::deliver(const std::string& sender, std::span<const std::uint8_t> midi
   }
   ++counters_.midi_received;
   counters_.midi_received_bytes += midi.size();
+  if (rtp_) rtp_->play(sender, midi);
   if (!midi_) return;
   const midi::SendResult result = midi_->send(midi);
   if (result == midi::SendResult::sent) {
@@ -365,10 +397,12 @@ void Node::on_midi_input() {
     }
     ++counters_.midi_sent;
     counters_.midi_sent_bytes += message.size();
+    if (rtp_) rtp_->play(link_.id(), message);
   }
 }
 
 void Node::release_notes(const std::string& sender, const std::string& why) {
+  if (rtp_) rtp_->release(sender);
   play_releases(notes_.release(sender), fmt::format("for {} because {}", peer_label(sender), why));
 }
 
@@ -390,8 +424,13 @@ void Node::tick(std::uint64_t now_us) {
     send_hello();
     next_node_hello_us_ = now_us + config_.node_hello_us;
   }
+  if (now_us >= next_member_hello_us_) {
+    send_member_hellos();
+    next_member_hello_us_ = now_us + config_.node_hello_us;
+  }
   report(now_us);
   if (election_) send_beacons(now_us);
+  if (rtp_) rtp_->tick(now_us); // its throttled log lines, when it has no timer of its own
   next_hello_us_ = now_us + (joined_ ? config_.heartbeat_us : joining_hello_us);
   // Silence is only the peers' fault if we were listening: not after this process was frozen
   // (SIGSTOP, a suspended laptop), nor while messages still wait unread in our queue.
@@ -439,6 +478,7 @@ void Node::send_hello() {
 
 void Node::shutdown() {
   log::info(component, "shutting down: saying goodbye and releasing held notes");
+  members_leave("left with this node");
   (void)link_.publish(wire::MessageType::goodbye,
                       wire::encode_payload(wire::Goodbye{"shutting down"}), wall_us());
   if (hub_) {

@@ -2,6 +2,8 @@
 // One midimesh process: a member of the mesh, and the hub too when its role says so. A single
 // event loop polls the mesh sockets, the hub's sockets, MIDI input and signals.
 
+#include "bridge/rtp_bridge.hpp"
+#include "discovery/advertisement.hpp"
 #include "discovery/discovery.hpp"
 #include "election/election.hpp"
 #include "hub/hub.hpp"
@@ -49,6 +51,9 @@ struct NodeConfig {
   std::uint64_t hub_timeout_us = 400'000;
   std::uint64_t peer_timeout_us = 1'500'000;
   election::Timing election_timing;
+  // The RTP-MIDI session (Macs, iPads, Windows rtpMIDI): on unless --no-rtp-midi.
+  bool rtp_midi = true;
+  bridge::RtpConfig rtp; // session_name empty: "midimesh MESH (NAME)"
 };
 
 struct NodeCounters {
@@ -61,9 +66,10 @@ struct NodeCounters {
   std::uint64_t publish_failed = 0;
   std::uint64_t released_notes = 0; // note-offs sent for vanished senders
   std::uint64_t hub_changes = 0;    // failovers, hand-overs and split brains resolved
+  std::uint64_t rtp_joined = 0;     // RTP-MIDI participants that joined through this node
 };
 
-class Node : private discovery::Listener {
+class Node : private discovery::Listener, private bridge::RtpBridge::Listener {
 public:
   // Throws hub::HubError when the hub proxy cannot bind. A missing MIDI backend or mDNS daemon
   // is not fatal: the node says so and goes on without.
@@ -123,6 +129,16 @@ private:
   void node_seen(const discovery::SeenNode& node) override;
   void node_gone(const std::string& id) override;
 
+  // RTP-MIDI participants as members of the mesh (members.cpp).
+  void start_rtp_midi();
+  void member_joined(const bridge::Member& member) override;
+  void member_played(const bridge::Member& member, std::span<const std::uint8_t> midi) override;
+  void member_left(const bridge::Member& member, const std::string& why) override;
+  void send_member_hellos();
+  void report_members(std::uint64_t now_us);
+  void members_leave(const std::string& why);
+  wire::Hello member_hello(const bridge::Member& member) const;
+
   NodeConfig config_;
   zmq::context_t context_;
   SignalPipe signals_;
@@ -168,6 +184,15 @@ private:
   std::uint64_t status_seq_ = 0;
   std::int64_t rtt_us_ = -1;   // to the hub, through the mesh; -1 until measured
   std::int64_t offset_us_ = 0; // hub clock minus ours
+
+  std::unique_ptr<bridge::RtpBridge> rtp_;
+  std::unique_ptr<discovery::Advertisement> rtp_advertisement_;
+  // What the node keeps for each member it bridges: its sequences on the mesh.
+  struct MemberSequences {
+    std::uint64_t next_seq = 0, status_seq = 0;
+  };
+  std::map<std::string, MemberSequences> member_seqs_;
+  std::uint64_t next_member_hello_us_ = 0;
 
   log::Throttle malformed_log_, backend_log_, oversize_log_;
   std::map<std::string, bool> version_warned_;

@@ -49,6 +49,13 @@ void PeerTable::heard_all(std::uint64_t now_us) {
     peer.last_heard_us = now_us;
 }
 
+std::size_t PeerTable::nodes() const noexcept {
+  std::size_t n = 0;
+  for (const auto& [id, peer] : peers_)
+    n += peer.bridged ? 0 : 1;
+  return n;
+}
+
 bool PeerTable::remove(const std::string& id) {
   return peers_.erase(id) > 0;
 }

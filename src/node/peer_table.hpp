@@ -15,6 +15,7 @@ struct Peer {
   std::string id;
   std::string name; // empty until its first hello
   wire::Role role = wire::Role::node;
+  bool bridged = false; // a member a node speaks for (RTP-MIDI): no hub proxy, never a hub
   std::uint64_t next_seq = 0;
   std::uint64_t last_heard_us = 0;
   std::uint64_t received = 0;
@@ -45,6 +46,8 @@ public:
   // Returns the peer for its hello: name and role; nullptr if unknown.
   Peer* find(const std::string& id);
   const std::map<std::string, Peer>& peers() const noexcept { return peers_; }
+  // Peers that are nodes themselves (not bridged members): those that attach to a hub.
+  std::size_t nodes() const noexcept;
   // Removes and returns the peers not heard from for timeout_us.
   std::vector<Peer> expire(std::uint64_t now_us, std::uint64_t timeout_us);
   bool remove(const std::string& id);

@@ -110,7 +110,7 @@ void Node::connect_to_hub(const std::string& hub_id, std::uint64_t term, bool cl
     // Taking over: the peers we know come over within a heartbeat or so of each other, each
     // resending what the old hub may have swallowed, and so do we. Forwarded before all have
     // attached, that would be lost for the late ones: the hub holds it until they are here.
-    hub_->hold(peers_.peers().size() + 1, now_us + config_.hub_timeout_us, now_us);
+    hub_->hold(peers_.nodes() + 1, now_us + config_.hub_timeout_us, now_us);
     link_.connect(hub_->local_publish(), hub_->local_subscribe());
   } else {
     auto it = directory_.find(hub_id);

@@ -51,8 +51,15 @@ void Node::report(std::uint64_t now_us) {
   s.rtt_us = is_hub() ? 0 : rtt_us_;
   s.offset_us = is_hub() ? 0 : offset_us_;
   s.peers = peers_.peers().size();
+  if (rtp_) {
+    s.rtp_port = rtp_->port();
+    s.rtp_lost = rtp_->counters().lost;
+    s.rtp_recovered = rtp_->counters().recovered;
+    s.rtp_bad = rtp_->bad_input();
+  }
   (void)link_.publish_report(wire::MessageType::status, wire::encode_payload(s), wall_clock_us(),
                              status_seq_++);
+  report_members(now_us);
 }
 
 void Node::on_ping(const wire::Envelope& envelope) {

@@ -27,8 +27,9 @@ using MidiBytes = std::vector<std::uint8_t>;
 // The sender's side, one per stream (each receiver numbers its own packets).
 class JournalHistory {
 public:
-  // A MIDI message that went out in the packet numbered `seq`. Channel voice messages are
-  // journalled (notes and controllers); others are ignored.
+  // A MIDI message that went out in the packet numbered `seq`. Notes and controllers are
+  // journalled; All Notes Off, All Sound Off and the mode changes (CC 120, 123-127) count as
+  // a note-off of every note of their channel; other messages are ignored.
   void record(std::uint16_t seq, std::span<const std::uint8_t> message);
   // The receiver has every packet up to and including `seq` (RS): history up to it is dropped.
   void acknowledge(std::uint16_t seq);
@@ -36,23 +37,26 @@ public:
   bool empty() const noexcept;
   // The journal section for the packet numbered `packet_seq`, or an empty vector when there is
   // nothing to journal. Its checkpoint is the oldest unacknowledged packet that had MIDI.
+  // Entries whose latest change went out in `packet_seq` itself are left out (that packet's
+  // own commands carry them), so record() may be called before or after encode().
   MidiBytes encode(std::uint16_t packet_seq) const;
 
 private:
+  // The latest event of each note and controller since the last acknowledgement, with the
+  // packet it went out in: acknowledge() drops exactly the entries the receiver has seen.
   struct Channel {
-    // Per note: 0 untouched since the checkpoint, else the latest event (note-on velocity + 1
-    // while sounding, or note-off).
     std::array<std::uint8_t, 128> note_velocity{}; // velocity of a sounding note, else 0
     std::bitset<128> note_on;                      // note-on is the note's latest event
     std::bitset<128> note_off;                     // note-off is the note's latest event
+    std::array<std::uint16_t, 128> note_seq{};     // packet of the latest event
     std::array<std::uint8_t, 128> controller{};
     std::bitset<128> controller_set;
-    bool empty() const noexcept { return note_on.none() && note_off.none() && controller_set.none(); }
+    std::array<std::uint16_t, 128> controller_seq{};
+    bool empty() const noexcept {
+      return note_on.none() && note_off.none() && controller_set.none();
+    }
   };
   std::array<Channel, 16> channels_{};
-  bool have_checkpoint_ = false;
-  std::uint16_t checkpoint_ = 0; // first packet the history covers
-  std::uint16_t last_seq_ = 0;   // last packet recorded
 };
 
 struct Recovery {

@@ -62,14 +62,16 @@ DecodedRtp decode_midi_packet(std::span<const std::uint8_t> datagram,
                               std::uint8_t running_status = 0);
 
 // Encodes every command with its own status byte (no running status on send) and each delta as
-// given (the first command's delta only when non-zero: the Z flag). `journal` is appended
-// whole (the J flag is set when it is not empty).
+// given (the first command's delta only when non-zero: the Z flag; also a zero one when the
+// first command is a single byte, as node-rtpmidi loses a one-byte command section). `journal`
+// is appended whole (the J flag is set when it is not empty). Throws std::length_error when the
+// command section would exceed max_command_section: pack commands with encoded_size.
 std::vector<std::uint8_t> encode_midi_packet(const RtpHeader& header,
                                              std::span<const MidiCommand> commands,
                                              std::span<const std::uint8_t> journal = {});
 
 // Bytes `command` takes in a command section: its delta time (none for the first command of a
-// packet when zero) and its bytes. For packing commands into packets of a bounded size.
+// packet when zero, unless it is a single byte) and its bytes. For packing commands into packets of a bounded size.
 std::size_t encoded_size(const MidiCommand& command, bool first_in_packet) noexcept;
 // The largest command section length field allows (12 bits).
 inline constexpr std::size_t max_command_section = 4095;

@@ -10,6 +10,7 @@
 // none for peer_timeout_us means it is gone (a laptop closed without BY).
 
 #include "rtpmidi/recovery_journal.hpp"
+#include "rtpmidi/rtp_midi_packet.hpp"
 #include "rtpmidi/session_packet.hpp"
 #include "rtpmidi/sysex_segments.hpp"
 
@@ -81,18 +82,18 @@ struct InvitationFailed {
   bool refused = false; // NO; false: no answer
   std::string name;     // the refusing session's name, if it gave one
 };
-using SessionEvent = std::variant<ParticipantJoined, ParticipantMidi, ParticipantLeft,
-                                  InvitationFailed>;
+using SessionEvent =
+    std::variant<ParticipantJoined, ParticipantMidi, ParticipantLeft, InvitationFailed>;
 
 // Bad input and losses, for the log and meshtop. Never decreasing.
 struct SessionCounters {
-  std::uint64_t malformed = 0;          // undecodable session or RTP packets, bad journals
-  std::uint64_t unknown_ssrc = 0;       // RTP or session packets from no participant of ours
-  std::uint64_t version_mismatch = 0;   // invitations of another AppleMIDI version (answered NO)
-  std::uint64_t refused = 0;            // invitations answered NO (full, flood, version)
-  std::uint64_t lost = 0;               // packets missing in a participant's sequence
-  std::uint64_t recovered = 0;          // messages played from a journal after a loss
-  std::uint64_t sysex_dropped = 0;      // SysEx given up: lost segments, cancelled, too large
+  std::uint64_t malformed = 0;        // undecodable session or RTP packets, bad journals
+  std::uint64_t unknown_ssrc = 0;     // RTP or session packets from no participant of ours
+  std::uint64_t version_mismatch = 0; // invitations of another AppleMIDI version (answered NO)
+  std::uint64_t refused = 0;          // invitations answered NO (full, flood, version)
+  std::uint64_t lost = 0;             // packets missing in a participant's sequence
+  std::uint64_t recovered = 0;        // messages played from a journal after a loss
+  std::uint64_t sysex_dropped = 0;    // SysEx given up: lost segments, cancelled, too large
   std::uint64_t packets_in = 0, packets_out = 0;
 };
 
@@ -119,6 +120,9 @@ public:
   // Queues one complete MIDI message for every joined participant except `except_ssrc`
   // (the participant it came from, if any). Sent by flush().
   void send(std::span<const std::uint8_t> message, std::optional<std::uint32_t> except_ssrc);
+  // Queues one message for one joined participant only (note-offs for what a source left
+  // sounding there).
+  void send_to(std::uint32_t ssrc, std::span<const std::uint8_t> message);
   // Packs what send() queued into packets (journal included); call once per loop turn.
   void flush(std::uint64_t now_us);
   // Timers: clock sync, invitation retries, timeouts, journal repeats, receiver feedback.
@@ -136,15 +140,82 @@ public:
   const SessionConfig& config() const noexcept { return config_; }
 
 private:
+  // A remote session we accepted or that accepted us. Half joined (joined == false) after the
+  // control-port invitation only.
+  struct Participant {
+    std::uint32_t ssrc = 0;
+    std::string name;
+    Endpoint control, data;
+    std::uint32_t token = 0; // of the invitation that made the session, echoed in our BY
+    bool joined = false;
+    bool we_invited = false;
+    std::uint64_t since_us = 0; // when the control invitation came (half-open timeout)
+    std::uint64_t heard_us = 0; // the last datagram from it (liveness)
+    std::uint64_t next_ck_us = 0;
+    std::int64_t rtt_us = -1;
+    std::uint64_t lost = 0;
+    // Receiving from it.
+    bool have_seq = false;
+    std::uint16_t expected_seq = 0;
+    std::uint16_t highest_seq = 0;
+    std::uint8_t running_status = 0;
+    bool feedback_due = false;     // MIDI came since our last RS
+    std::uint64_t feedback_us = 0; // no RS before this
+    SysexAssembler sysex;
+    bool sysex_discarding = false; // the rest of a SysEx already counted as dropped
+    JournalRecovery recovery;
+    // Sending to it.
+    std::uint16_t next_seq = 0;
+    JournalHistory history;
+    std::vector<std::vector<std::uint8_t>> queue;
+    std::uint64_t last_midi_us = 0;
+    unsigned journal_repeats = 3; // journal-only packets sent since last_midi_us (3: done)
+  };
+  // An invitation of ours under way (or, for one that keeps its peer, waiting for the peer to
+  // leave so it starts again).
+  struct Outgoing {
+    enum class Stage { control, data, joined };
+    Endpoint control;  // where we invite
+    Endpoint answered; // where its control port answered from
+    Endpoint data;     // control.port + 1 once the control stage is accepted
+    std::uint32_t token = 0;
+    std::uint32_t ssrc = 0; // theirs, from their control OK
+    std::string name;
+    unsigned attempts = 0; // 0: forever
+    unsigned tries = 0;    // unanswered invitations in this stage
+    Stage stage = Stage::control;
+    std::uint64_t next_us = 0; // next invitation
+    bool failure_reported = false;
+  };
+
+  void on_session_packet(Port port, const Endpoint& from, std::span<const std::uint8_t> bytes,
+                         std::uint64_t now_us);
+  void on_invitation(Port port, const Endpoint& from, const Invitation& packet,
+                     std::uint64_t now_us);
+  void on_answer(Port port, const Endpoint& from, const Invitation& packet, std::uint64_t now_us);
+  void on_rtp(const Endpoint& from, std::span<const std::uint8_t> bytes, std::uint64_t now_us);
+  void play(Participant& p, const MidiCommand& command);
+  void refuse(Port port, const Endpoint& to, std::uint32_t token, std::uint64_t now_us);
+  void forget(std::uint32_t ssrc, std::uint64_t now_us);
+  void send_midi_packet(Participant& p, std::span<const MidiCommand> commands,
+                        std::uint64_t now_us);
+  void send_invitation(Outgoing& o, std::uint64_t now_us);
+  void send_clock(Participant& p, std::uint64_t now_us);
+  void send_bye(const Participant& p);
+  void queue_datagram(Port port, const Endpoint& to, std::vector<std::uint8_t> bytes);
+  std::uint32_t next_token();
+  std::uint16_t first_seq(std::uint32_t their_ssrc) const;
+
   SessionConfig config_;
   SessionCounters counters_;
-  // The implementation's state (participants by SSRC, invitations under way, queues) is its
-  // own; see session.cpp.
-  struct Participant;
-  struct Outgoing;
   std::map<std::uint32_t, Participant> participants_;
+  std::vector<Outgoing> outgoing_;
   std::vector<Datagram> datagrams_;
   std::vector<SessionEvent> events_;
+  std::uint32_t token_counter_ = 0;
+  // Our NO answers, at most max_refusals_per_second: a flood of invitations is not amplified.
+  std::uint64_t refusal_window_us_ = 0;
+  unsigned refusals_in_window_ = 0;
 };
 
 } // namespace midimesh::rtpmidi

@@ -292,10 +292,11 @@ std::uint64_t read_count(const msgpack::object_map& map, std::string_view key) {
 } // namespace
 
 std::vector<std::uint8_t> encode_payload(const Hello& h) {
-  return MapWriter(11)("name", h.name)("role", h.role == Role::hub ? "hub" : "node")(
+  return MapWriter(13)("name", h.name)("role", h.role == Role::hub ? "hub" : "node")(
              "program", h.program)("mesh", h.mesh)("priority", h.priority)("eligible", h.eligible)(
              "forced", h.forced)("hub", h.hub)("term", h.term)("hub_port", h.hub_port)("address",
-                                                                                       h.address)
+                                                                                       h.address)(
+             "kind", h.kind)("via", h.via)
       .bytes();
 }
 
@@ -304,12 +305,14 @@ std::vector<std::uint8_t> encode_payload(const Goodbye& goodbye) {
 }
 
 std::vector<std::uint8_t> encode_payload(const Status& s) {
-  return MapWriter(18)("name", s.name)("host", s.host)("program", s.program)("mesh", s.mesh)(
+  return MapWriter(24)("name", s.name)("host", s.host)("program", s.program)("mesh", s.mesh)(
              "role", s.role)("hub", s.hub)("protocol", s.protocol)("term", s.term)(
              "uptime_ms", s.uptime_ms)("midi_in", s.midi_in)("midi_in_bytes", s.midi_in_bytes)(
              "midi_out", s.midi_out)("midi_out_bytes", s.midi_out_bytes)("lost", s.lost)(
              "malformed", s.malformed)("rtt_us", s.rtt_us)("offset_us", s.offset_us)("peers",
-                                                                                     s.peers)
+                                                                                     s.peers)(
+             "kind", s.kind)("via", s.via)("rtp_port", s.rtp_port)("rtp_lost", s.rtp_lost)(
+             "rtp_recovered", s.rtp_recovered)("rtp_bad", s.rtp_bad)
       .bytes();
 }
 
@@ -345,6 +348,12 @@ std::optional<Status> decode_status(std::span<const std::uint8_t> payload) {
     s.rtt_us = read_int(map, "rtt_us").value_or(-1);
     s.offset_us = read_int(map, "offset_us").value_or(0);
     s.peers = read_count(map, "peers");
+    s.kind = read_str(map, "kind").value_or("node");
+    s.via = read_str(map, "via").value_or("");
+    s.rtp_port = read_count(map, "rtp_port");
+    s.rtp_lost = read_count(map, "rtp_lost");
+    s.rtp_recovered = read_count(map, "rtp_recovered");
+    s.rtp_bad = read_count(map, "rtp_bad");
     return s;
   });
 }
@@ -384,6 +393,8 @@ std::optional<Hello> decode_hello(std::span<const std::uint8_t> payload) {
     if (auto v = read_int(map, "hub_port"); v && *v >= 0 && *v <= 65535)
       hello.hub_port = static_cast<std::uint16_t>(*v);
     hello.address = read_str(map, "address").value_or("");
+    hello.kind = read_str(map, "kind").value_or("node");
+    hello.via = read_str(map, "via").value_or("");
     return hello;
   });
 }

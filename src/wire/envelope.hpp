@@ -49,6 +49,10 @@ struct Hello {
   // The address the sender reaches its hub from, where the others may reach its proxy: news
   // from the node itself, fresher than mDNS's cache. Empty: unknown.
   std::string address;
+  // "node" for a midimesh node; "rtp" for an RTP-MIDI participant (a Mac, an iPad) that a
+  // node bridges into the mesh under an id of its own. Bridged members never become hub.
+  std::string kind = "node";
+  std::string via; // for a bridged member: the id of the node it is connected through
   bool operator==(const Hello&) const = default;
 };
 
@@ -63,6 +67,12 @@ struct Status {
   std::int64_t rtt_us = -1;   // round trip to the hub through the mesh; -1: not measured yet
   std::int64_t offset_us = 0; // hub clock minus ours, estimated from the same ping
   std::uint64_t peers = 0;
+  std::string kind = "node"; // as in Hello
+  std::string via;           // as in Hello
+  // The node's RTP-MIDI session (0: none), and what it saw: packets lost on the way in,
+  // messages recovered from journals, bad input (malformed packets, unknown SSRCs,
+  // invitations refused).
+  std::uint64_t rtp_port = 0, rtp_lost = 0, rtp_recovered = 0, rtp_bad = 0;
   bool operator==(const Status&) const = default;
 };
 

@@ -27,8 +27,9 @@ std::string endpoint(const HostPort& hub, std::uint16_t port) {
 
 } // namespace
 
-std::optional<HostPort> parse_host_port(std::string_view text) {
+std::optional<HostPort> parse_host_port(std::string_view text, std::uint16_t port_if_none) {
   HostPort result;
+  result.port = port_if_none;
   std::string_view rest;
   if (text.starts_with('[')) {
     const auto close = text.find(']');

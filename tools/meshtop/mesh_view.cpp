@@ -83,6 +83,12 @@ std::string_view describe(Event::Kind kind) noexcept {
 
 MeshView::MeshView(std::string mesh) : mesh_(std::move(mesh)) {}
 
+std::string MeshView::via_name(const wire::Status& status) const {
+  if (status.via.empty()) return {};
+  const NodeRow* via = find(status.via);
+  return via ? via->last.name : status.via.substr(0, 8);
+}
+
 void MeshView::on_status(std::string_view sender, const wire::Status& status,
                          std::uint64_t now_us) {
   if (!status.mesh.empty()) mesh_ = status.mesh;
@@ -93,10 +99,13 @@ void MeshView::on_status(std::string_view sender, const wire::Status& status,
     row.id = std::string(sender);
     row.last = status;
     row.first_seen_us = row.last_report_us = now_us;
+    row.via_name = via_name(status);
     rows_.push_back(row);
     add_event(Event::Kind::joined, row, 0,
-              fmt::format("{} joined ({}{})", row.last.name, row.id.substr(0, 8),
-                          status.host.empty() ? "" : " on " + status.host),
+              row.is_rtp() ? fmt::format("{} joined by RTP-MIDI through {} ({})", row.last.name,
+                                         row.via_name, row.id.substr(0, 8))
+                           : fmt::format("{} joined ({}{})", row.last.name, row.id.substr(0, 8),
+                                         status.host.empty() ? "" : " on " + status.host),
               now_us);
     update_hub(now_us);
     return;
@@ -114,6 +123,7 @@ void MeshView::on_status(std::string_view sender, const wire::Status& status,
   }                 // equal: a repeated report, the rates stand
   row.last = status;
   row.last_report_us = now_us;
+  row.via_name = via_name(status);
   if (row.stale) {
     row.stale = false;
     add_event(Event::Kind::back, row, 0, fmt::format("{} reports again", status.name), now_us);

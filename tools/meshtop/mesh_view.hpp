@@ -33,7 +33,10 @@ struct NodeRow {
   Rates rates;       // zero until a second report arrived
   std::uint64_t first_seen_us = 0, last_report_us = 0;
   bool stale = false;
+  // An RTP-MIDI participant (a Mac, an iPad): the name of the node it is connected through.
+  std::string via_name;
   bool is_hub() const { return last.role == "hub"; }
+  bool is_rtp() const { return last.kind == "rtp"; }
 };
 
 enum class Column {
@@ -108,6 +111,7 @@ private:
   void add_event(Event::Kind kind, const NodeRow& row, std::uint64_t value, std::string text,
                  std::uint64_t now_us);
   void update_hub(std::uint64_t now_us);
+  std::string via_name(const wire::Status& status) const;
 
   std::string mesh_;
   std::vector<NodeRow> rows_;

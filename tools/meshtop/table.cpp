@@ -28,8 +28,9 @@ const std::vector<ColumnSpec>& all_columns() {
   static const std::vector<ColumnSpec> columns = {
       {Column::name, "NAME", name_min, true, 0, "node name ('*' before it: the hub, '!': stale)"},
       {Column::id, "ID", 8, true, 3, "node id, first 8 of 16 hex digits"},
-      {Column::host, "HOST", 10, true, 1, "host name the node runs on"},
-      {Column::role, "ROLE", 4, true, 0, "hub or node"},
+      {Column::host, "HOST", 10, true, 1,
+       "host name the node runs on; for RTP-MIDI: the node it joined through"},
+      {Column::role, "ROLE", 4, true, 0, "hub, node, or rtp (a Mac, iPad, rtpMIDI session)"},
       {Column::term, "TERM", 4, false, 7, "election term of the hub it follows"},
       {Column::uptime, "UP", 6, false, 6, "time since the node started"},
       {Column::in_rate, "IN/s", 6, false, 0, "MIDI messages per second it receives from the mesh"},
@@ -37,8 +38,10 @@ const std::vector<ColumnSpec>& all_columns() {
       {Column::in_total, "IN", 7, false, 8, "MIDI messages received in all"},
       {Column::out_total, "OUT", 7, false, 8, "MIDI messages sent in all"},
       {Column::bytes_rate, "B/s", 6, false, 4, "MIDI bytes per second, in + out"},
-      {Column::lost, "LOST", 5, false, 0, "messages lost (gaps in senders' sequence numbers)"},
-      {Column::malformed, "BAD", 4, false, 5, "malformed messages dropped"},
+      {Column::lost, "LOST", 5, false, 0,
+       "messages lost (gaps in senders' sequence numbers; RTP-MIDI packets lost on the way in)"},
+      {Column::malformed, "BAD", 4, false, 5,
+       "malformed messages dropped (and bad RTP-MIDI packets or invitations)"},
       {Column::rtt, "RTT", 5, false, 9, "round trip to the hub through the mesh, ms"},
       {Column::offset, "OFFS", 6, false, 2, "hub clock minus this node's clock, ms"},
   };
@@ -82,9 +85,9 @@ std::string cell(const NodeRow& row, Column column) {
   case Column::id:
     return row.id.substr(0, 8);
   case Column::host:
-    return s.host;
+    return row.is_rtp() ? "via " + row.via_name : s.host;
   case Column::role:
-    return row.is_hub() ? "hub" : s.role;
+    return row.is_hub() ? "hub" : row.is_rtp() ? "rtp" : s.role;
   case Column::term:
     return std::to_string(s.term);
   case Column::uptime:
@@ -100,9 +103,9 @@ std::string cell(const NodeRow& row, Column column) {
   case Column::bytes_rate:
     return row.stale ? "-" : human(row.rates.bytes_in + row.rates.bytes_out);
   case Column::lost:
-    return human(static_cast<double>(s.lost));
+    return human(static_cast<double>(s.lost + s.rtp_lost));
   case Column::malformed:
-    return human(static_cast<double>(s.malformed));
+    return human(static_cast<double>(s.malformed + s.rtp_bad));
   case Column::rtt:
     if (row.is_hub()) return "hub";
     if (s.rtt_us < 0) return "-";
