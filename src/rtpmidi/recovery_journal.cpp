@@ -13,7 +13,7 @@
 //     M  |S|P|E|U|W|Z| LENGTH (10) | ...                         LENGTH counts the chapter
 //     N  |B| LEN |LOW|HIGH|, LEN logs |S| NOTENUM |Y| VELOCITY |, then HIGH - LOW + 1 OFFBITS
 //        octets when LOW <= HIGH (octet i: notes 8i..8i+7, the high bit the lowest note);
-//        LEN = 127 with LOW = 15, HIGH = 0 means 128 logs
+//        (LOW, HIGH) = (15, 0) or (15, 1): no OFFBITS; LEN = 127 with (15, 0) means 128 logs
 //     E  |S| LEN |, then LEN + 1 logs of 2 octets
 //     A  |S| LEN |, then LEN + 1 logs of 2 octets
 
@@ -63,8 +63,9 @@ bool parse_chapter_n(Reader& in, std::size_t end, ChannelState* out) {
   const unsigned low = in.at(1) >> 4;
   const unsigned high = in.at(1) & 0x0f;
   if (logs == 127 && low == 15 && high == 0) logs = 128;
-  // Other LOW > HIGH pairs are forbidden, but they still say "no OFFBITS": no reason to
-  // throw the whole journal away.
+  // (15, 0) and (15, 1) are the only LOW > HIGH pairs, both "no OFFBITS"; others are
+  // forbidden, so a journal holding one is not one we read right.
+  if (low > high && !(low == 15 && high <= 1)) return false;
   const std::size_t offbits = low <= high ? high - low + 1 : 0;
   const std::size_t size = 2 + 2 * logs + offbits;
   if (in.pos() + size > end) return false;

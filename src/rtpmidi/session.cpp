@@ -396,6 +396,12 @@ void Session::send(std::span<const std::uint8_t> message,
     if (p.joined && ssrc != except_ssrc) p.queue.emplace_back(message.begin(), message.end());
 }
 
+void Session::send_to(std::uint32_t ssrc, std::span<const std::uint8_t> message) {
+  auto it = participants_.find(ssrc);
+  if (message.empty() || it == participants_.end() || !it->second.joined) return;
+  it->second.queue.emplace_back(message.begin(), message.end());
+}
+
 void Session::flush(std::uint64_t now_us) {
   const std::size_t limit = std::min(config_.max_packet_midi, max_command_section);
   // The largest SysEx segment that fits an empty packet (a first command has no delta).

@@ -440,6 +440,19 @@ TEST_CASE("lengths that disagree with the chapters are malformed") {
   CHECK_FALSE(is_valid_journal(with(6, 0x82))); // two note logs, room for one
   CHECK_FALSE(is_valid_journal(with(7, 0x78))); // two OFFBITS octets, room for one
   CHECK_FALSE(is_valid_journal(with(5, 0x48))); // a chapter C that is not there
+  // LOW > HIGH: (15, 0) and (15, 1) say "no OFFBITS" (then LENGTH is one too long), any
+  // other such pair is forbidden.
+  MidiBytes no_offbits = good;
+  no_offbits[4] = 0x07;
+  no_offbits.pop_back();
+  no_offbits[7] = 0xf0;
+  CHECK(is_valid_journal(no_offbits));
+  no_offbits[7] = 0xf1;
+  CHECK(is_valid_journal(no_offbits));
+  no_offbits[7] = 0xf2;
+  CHECK_FALSE(is_valid_journal(no_offbits));
+  no_offbits[7] = 0x87;
+  CHECK_FALSE(is_valid_journal(no_offbits));
   CHECK_FALSE(is_valid_journal(with(0, 0xa1))); // TOTCHAN says two channel journals
   CHECK_FALSE(is_valid_journal(with(0, 0xe0))); // a system journal that is not there
   // With A = 0 the channel journals are not read, and octets after the last one are ignored.
