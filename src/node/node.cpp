@@ -258,13 +258,17 @@ void Node::on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t no
   peer.role = hello->role;
   peer.bridged = hello->kind != "node";
   lost_.erase(peer.id); // a node we gave up for gone (a cut cable) is back
-  if (first) {
+  if (first && peer.bridged) {
+    log::info(component, "peer {} joined ({} member, through {})", peer_label(peer.id),
+              hello->kind == "rtp" ? "RTP-MIDI" : hello->kind,
+              hello->via == link_.id() ? "this node" : peer_label(hello->via));
+  } else if (first) {
     log::info(component, "peer {} joined ({}, {})", peer_label(peer.id),
               hello->role == wire::Role::hub ? "hub" : "node", hello->program);
     // Answer at once so the newcomer learns about us without waiting a heartbeat.
     hello_now();
   }
-  if (hello->kind != "node") return; // a bridged member: in the peers' table, not an election
+  if (peer.bridged) return; // in the peers' table, not in the election
   if (election_) {
     election_->peer_seen(peer_state(peer.id, *hello), now_us);
     if (hello->hub_port) directory_[peer.id].port = hello->hub_port;
