@@ -1,18 +1,19 @@
 #include "election/election.hpp"
 
 #include <algorithm>
-#include <tuple>
 
 namespace midimesh::election {
 
 namespace {
 
 // The one order every node uses, for hub claims (split brain) and for candidates (term 0):
-// forced first, then the higher term, then the higher priority, then the smallest id.
+// forced first; between two forced nodes the higher priority, then the smallest id (their terms
+// say nothing about which --hub machine was meant, and ranking by them made two forced hubs
+// race each other's terms); otherwise the higher term, then priority, then the smallest id.
 bool outranks(const Candidate& a, std::uint64_t term_a, const Candidate& b, std::uint64_t term_b) {
-  const auto rank_a = std::tuple(a.forced, term_a, a.priority);
-  const auto rank_b = std::tuple(b.forced, term_b, b.priority);
-  if (rank_a != rank_b) return rank_a > rank_b;
+  if (a.forced != b.forced) return a.forced;
+  if (!a.forced && term_a != term_b) return term_a > term_b;
+  if (a.priority != b.priority) return a.priority > b.priority;
   return a.id < b.id;
 }
 
@@ -21,16 +22,46 @@ bool outranks(const Candidate& a, std::uint64_t term_a, const Candidate& b, std:
 Election::Election(Candidate self, std::uint64_t now_us, Timing timing)
     : self_(std::move(self)), timing_(timing), started_us_(now_us) {}
 
-void Election::peer_seen(const PeerState& peer, std::uint64_t /*now_us*/) {
-  if (peer.candidate.id == self_.id) return; // our own announcement echoed back
-  peers_[peer.candidate.id] = peer;
-  lost_.erase(peer.candidate.id); // back after a partition
-  highest_term_seen_ = std::max(highest_term_seen_, peer.term);
+bool Election::peer_seen(const PeerState& peer, std::uint64_t /*now_us*/, Heard heard) {
+  const std::string& id = peer.candidate.id;
+  if (id == self_.id) return true; // our own announcement echoed back
+  if (peer.term > max_term) {
+    ++refused_count_;
+    return false;
+  }
+  auto [it, inserted] = peers_.try_emplace(id, peer);
+  // Forced is fixed for the life of an id; an mDNS record, which does not carry the flag, must
+  // not flip the order of two forced hubs back and forth.
+  const bool was_forced = !inserted && it->second.candidate.forced;
+  it->second = peer;
+  it->second.candidate.forced = peer.candidate.forced || was_forced;
+  lost_.erase(id); // back after a partition
+  if (peer.is_hub) {
+    if (heard == Heard::first_hand) {
+      answered_.insert(id);
+      unanswered_.erase(id);
+    }
+    if (answered(id)) adopt_term(peer.term); // an unanswered claim's term moves nothing
+  } else {
+    // A report: at most one above what we know first-hand, so a forged report adds at most one.
+    const std::uint64_t limit = anchored_ ? anchor_term_ + 1 : max_term;
+    highest_term_seen_ = std::max(highest_term_seen_, std::min(peer.term, limit));
+  }
+  return true;
+}
+
+void Election::adopt_term(std::uint64_t term) {
+  anchored_ = true;
+  anchor_term_ = std::max(anchor_term_, term);
+  highest_term_seen_ = std::max(highest_term_seen_, term);
 }
 
 void Election::peer_lost(const std::string& id, std::uint64_t /*now_us*/) {
   peers_.erase(id);
   passed_over_.erase(id);
+  answered_.erase(id);
+  unanswered_.erase(id); // back one day under the same id: checked afresh
+  if (checking_id_ == id) checking_id_.clear();
   lost_.insert(id);
 }
 
@@ -52,11 +83,22 @@ PeerState Election::announcement() const {
 }
 
 Decision Election::decide(std::uint64_t now_us) {
+  check_claims(now_us);
   const auto best_hub = best_hub_claim();
-  if (self_.forced || (best_hub && best_hub->candidate == &self_))
+  if (self_.forced) {
+    // Stand by behind a better forced hub: follow it, proxy ready, never re-claim meanwhile.
+    const auto best_peer = best_hub_claim(false);
+    if (best_peer && best_peer->candidate->forced &&
+        outranks(*best_peer->candidate, best_peer->term, self_, 0))
+      return settle({Decision::Action::follow, best_peer->candidate->id, best_peer->term});
     return settle(hold_hub(best_hub));
+  }
+  if (best_hub && best_hub->candidate == &self_) return settle(hold_hub(best_hub));
   // Sticky: any visible hub is followed, whoever else has joined.
   if (best_hub) return settle({Decision::Action::follow, best_hub->candidate->id, best_hub->term});
+  // No working hub, but a claim being checked: connect ahead to it rather than elect a rival.
+  if (!checking_id_.empty())
+    return settle({Decision::Action::wait, checking_id_, peers_.at(checking_id_).term});
   if (now_us < started_us_ + timing_.discovery_grace_us) {
     forget_election(); // still discovering: a working hub may yet show up
     return settle({});
@@ -64,11 +106,11 @@ Decision Election::decide(std::uint64_t now_us) {
   return settle(elect(now_us));
 }
 
-std::optional<Election::HubClaim> Election::best_hub_claim() const {
+std::optional<Election::HubClaim> Election::best_hub_claim(bool include_self) const {
   std::optional<HubClaim> best;
-  if (is_hub()) best = HubClaim{&self_, current_->term};
+  if (include_self && is_hub()) best = HubClaim{&self_, current_->term};
   for (const auto& [id, peer] : peers_) {
-    if (!peer.is_hub) continue;
+    if (!peer.is_hub || !answered(id)) continue;
     if (!best || outranks(peer.candidate, peer.term, *best->candidate, best->term))
       best = HubClaim{&peer.candidate, peer.term};
   }
@@ -80,7 +122,7 @@ Decision Election::hold_hub(const std::optional<HubClaim>& best_hub) {
   if (is_hub()) {
     const auto term = current_->term;
     const bool rival_at_or_above = std::any_of(peers_.begin(), peers_.end(), [&](const auto& p) {
-      return p.second.is_hub && p.second.term >= term;
+      return p.second.is_hub && answered(p.first) && p.second.term >= term;
     });
     // Re-claim above a rival we beat, so the surviving hub holds the highest term. A forced
     // hub that loses to another forced hub keeps its term: bumping would start a term race.
@@ -93,7 +135,7 @@ const Candidate* Election::best_candidate() const {
   const Candidate* best = self_.eligible ? &self_ : nullptr;
   for (const auto& [id, peer] : peers_) {
     const Candidate& candidate = peer.candidate;
-    if (!candidate.eligible || passed_over_.contains(id)) continue;
+    if (!candidate.eligible || passed_over_.contains(id) || unanswered_.contains(id)) continue;
     if (!best || outranks(candidate, 0, *best, 0)) best = &candidate;
   }
   return best;
@@ -104,12 +146,53 @@ std::optional<Election::Expected> Election::unseen_hub() const {
   for (const auto& [id, peer] : peers_) {
     const std::string& hub = peer.hub_id;
     if (peer.is_hub || hub.empty() || hub == self_.id || peers_.contains(hub) ||
-        lost_.contains(hub) || passed_over_.contains(hub))
+        lost_.contains(hub) || passed_over_.contains(hub) || unanswered_.contains(hub))
       continue;
     if (!best || peer.term > best->term || (peer.term == best->term && hub < best->id))
       best = Expected{hub, peer.term};
   }
   return best;
+}
+
+bool Election::checkable(const std::string& id, std::uint64_t now_us) const {
+  if (answered(id)) return false;
+  const auto mark = unanswered_.find(id);
+  return mark == unanswered_.end() || now_us >= mark->second + timing_.recheck_us;
+}
+
+std::optional<Election::HubClaim> Election::claim_to_check(const std::optional<HubClaim>& best,
+                                                           std::uint64_t now_us) const {
+  std::optional<HubClaim> pick;
+  for (const auto& [id, peer] : peers_) {
+    if (!peer.is_hub || !checkable(id, now_us)) continue;
+    // Worth a check only if it would change what we do: no hub works, it outranks the one
+    // that does, or (we are hub) its term reaches ours and would make us re-claim.
+    const bool matters = !best ||
+                         outranks(peer.candidate, peer.term, *best->candidate, best->term) ||
+                         (is_hub() && peer.term >= current_->term);
+    if (matters && (!pick || outranks(peer.candidate, peer.term, *pick->candidate, pick->term)))
+      pick = HubClaim{&peer.candidate, peer.term};
+  }
+  return pick;
+}
+
+void Election::check_claims(std::uint64_t now_us) {
+  for (;;) {
+    const auto claim = claim_to_check(best_hub_claim(), now_us);
+    if (!claim) {
+      checking_id_.clear();
+      return;
+    }
+    if (checking_id_ != claim->candidate->id) {
+      checking_id_ = claim->candidate->id;
+      checking_since_us_ = now_us;
+    }
+    const std::uint64_t deadline_us = checking_since_us_ + timing_.claim_timeout_us;
+    if (now_us < deadline_us) return;
+    unanswered_[checking_id_] = deadline_us;
+    ++unanswered_count_;
+    checking_id_.clear();
+  }
 }
 
 Decision Election::elect(std::uint64_t now_us) {
@@ -149,7 +232,7 @@ Decision Election::elect(std::uint64_t now_us) {
 Decision Election::settle(Decision decision) {
   if (decision.action != Decision::Action::wait) {
     forget_election(); // a hub is known: the next election starts afresh
-    highest_term_seen_ = std::max(highest_term_seen_, decision.term);
+    adopt_term(decision.term);
   }
   current_ = decision;
   return decision;

@@ -27,6 +27,14 @@ struct PeerState {
   std::uint64_t term = 0; // the term of that hub; with no hub, the highest term it has seen
 };
 
+// How a peer's state reached us. A hub claim counts only first-hand: the claimant's hello came
+// through its own proxy (our link's hub, or a check of its proxy). Beacons and mDNS records are
+// second-hand: a claim heard that way is checked first (ELECTION.md rule 1).
+enum class Heard { first_hand, second_hand };
+
+// No mesh holds this many elections: a higher term is a forgery or a broken peer (rule 8).
+inline constexpr std::uint64_t max_term = std::uint64_t{1} << 32;
+
 struct Decision {
   enum class Action {
     wait,       // no hub known yet and it is not our turn: keep listening
@@ -48,14 +56,18 @@ struct Timing {
   // How long the elected node may take to claim the hub before the next candidate stops
   // waiting for it (it may have died before it could).
   std::uint64_t claim_timeout_us = 1'000'000;
+  // A claim that did not answer a check is not checked again before this: a forger repeating
+  // its claim costs one connection attempt per recheck, not one per message.
+  std::uint64_t recheck_us = 10'000'000;
 };
 
 class Election {
 public:
   Election(Candidate self, std::uint64_t now_us, Timing timing = {});
 
-  // A peer's current state (insert or update).
-  void peer_seen(const PeerState& peer, std::uint64_t now_us);
+  // A peer's current state (insert or update). False: refused (a term above max_term), nothing
+  // of it was taken.
+  bool peer_seen(const PeerState& peer, std::uint64_t now_us, Heard heard = Heard::first_hand);
   // The peer left or went silent: it no longer counts, as candidate or as hub.
   void peer_lost(const std::string& id, std::uint64_t now_us);
   // What this node should do now. Stable: the same view and time give the same decision.
@@ -70,6 +82,13 @@ public:
   PeerState announcement() const;
   // Candidates skipped for not claiming in time, with when: id -> time passed over (us).
   const std::map<std::string, std::uint64_t>& passed_over() const noexcept { return passed_over_; }
+  // The hub claim the edge should check by connecting to the claimant's proxy (as of the last
+  // decide()); empty: none.
+  const std::string& checking() const noexcept { return checking_id_; }
+  // Claims that were checked and did not answer in time: id -> when the check gave up (us).
+  const std::map<std::string, std::uint64_t>& unanswered() const noexcept { return unanswered_; }
+  std::uint64_t unanswered_count() const noexcept { return unanswered_count_; }
+  std::uint64_t refused_count() const noexcept { return refused_count_; }
 
 private:
   struct HubClaim {
@@ -82,7 +101,13 @@ private:
   };
 
   bool is_hub() const noexcept;
-  std::optional<HubClaim> best_hub_claim() const;
+  std::optional<HubClaim> best_hub_claim(bool include_self = true) const;
+  bool answered(const std::string& id) const { return answered_.contains(id); }
+  bool checkable(const std::string& id, std::uint64_t now_us) const;
+  std::optional<HubClaim> claim_to_check(const std::optional<HubClaim>& best,
+                                         std::uint64_t now_us) const;
+  void check_claims(std::uint64_t now_us);
+  void adopt_term(std::uint64_t term);
   const Candidate* best_candidate() const;
   std::optional<Expected> unseen_hub() const;
   Decision hold_hub(const std::optional<HubClaim>& best);
@@ -103,6 +128,15 @@ private:
   std::map<std::string, std::uint64_t> passed_over_;
   // Peers lost and not seen since: followers' late reports of them are no evidence of a hub.
   std::set<std::string> lost_;
+  // Hub claims heard first-hand (they answered), and the highest term from those or our own
+  // decisions: reports raise the floor at most one above it (rule 8).
+  std::set<std::string> answered_;
+  std::uint64_t anchor_term_ = 0;
+  bool anchored_ = false;
+  std::string checking_id_;
+  std::uint64_t checking_since_us_ = 0;
+  std::map<std::string, std::uint64_t> unanswered_;
+  std::uint64_t unanswered_count_ = 0, refused_count_ = 0;
 };
 
 } // namespace midimesh::election

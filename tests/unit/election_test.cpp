@@ -620,3 +620,179 @@ TEST_CASE("random mesh life: starts, deaths, partitions and heals always converg
       if (mesh.alive[i]) CHECK(*mesh.nodes[i].current() == *before[i].current());
   }
 }
+
+// --- Integrity: claims are checked, terms bounded, forced hubs settle (ELECTION.md rules 1, 4,
+// 7, 8). A claim heard second-hand (a beacon, an mDNS record) counts once the edge heard the
+// claimant answer through its own proxy: that answer is peer_seen(..., Heard::first_hand).
+
+namespace {
+
+constexpr auto second_hand = Heard::second_hand;
+constexpr std::uint64_t recheck = timing.recheck_us;
+
+// A follower of `working` (heard through its proxy, as our link's hub is).
+Election member_of(const Election& working, int n) {
+  Election member(node(n), 0, timing);
+  member.peer_seen(working.announcement(), 0);
+  REQUIRE(member.decide(0) == follow(working.self().id, working.announcement().term));
+  return member;
+}
+
+} // namespace
+
+TEST_CASE("two forced hubs settle on one by priority then id; the other stands by") {
+  const auto [a, b, a_wins] = GENERATE(values<std::tuple<Candidate, Candidate, bool>>({
+      {forced(0xa), forced(0xb), true},        // same priority: the smaller id
+      {forced(0xa, 1), forced(0xb, 5), false}, // priority before id
+  }));
+  Election hub_a(a, 0, timing);
+  Election hub_b(b, 0, timing);
+  REQUIRE(hub_a.decide(0) == hub_at(a.id, 1));
+  REQUIRE(hub_b.decide(10) == hub_at(b.id, 1));
+  Election on_a = member_of(hub_a, 0x50);
+  Election on_b = member_of(hub_b, 0x60);
+  auto& winner = a_wins ? hub_a : hub_b;
+  auto& loser = a_wins ? hub_b : hub_a;
+  auto& moving = a_wins ? on_b : on_a; // the follower that has to change hub
+  auto& staying = a_wins ? on_a : on_b;
+
+  // They meet by beacon: second-hand claims, checked before anyone moves.
+  const auto said_a = hub_a.announcement(), said_b = hub_b.announcement();
+  for (auto* e : {&hub_a, &on_a})
+    e->peer_seen(said_b, 100, second_hand);
+  for (auto* e : {&hub_b, &on_b})
+    e->peer_seen(said_a, 100, second_hand);
+  CHECK(loser.decide(100).action == Action::become_hub); // not yet answered: nothing moves
+  CHECK(loser.checking() == winner.self().id);
+  CHECK(moving.decide(100) == follow(loser.self().id, 1));
+  CHECK(moving.checking() == winner.self().id);
+  CHECK(staying.decide(100) == follow(winner.self().id, 1));
+  CHECK(staying.checking().empty()); // a worse claim is not worth a connection
+
+  // The winner checks the loser too (its term reaches ours): once answered it re-claims once.
+  CHECK(winner.decide(100) == hub_at(winner.self().id, 1));
+  CHECK(winner.checking() == loser.self().id);
+  winner.peer_seen(loser.announcement(), 150);
+  CHECK(winner.decide(150) == hub_at(winner.self().id, 2));
+
+  // The winner answers the checks: the loser stands by, its follower moves, once.
+  for (auto* e : {&loser, &moving}) {
+    e->peer_seen(winner.announcement(), 200);
+    CHECK(e->decide(200) == follow(winner.self().id, 2));
+  }
+  // From then on nothing moves and the terms stay put, however long they all run.
+  for (std::uint64_t t = 300; t < 300 + 20 * recheck; t += 250) {
+    for (auto* e : {&loser, &moving, &staying})
+      e->peer_seen(winner.announcement(), t, second_hand);
+    staying.peer_seen(loser.announcement(), t);
+    moving.peer_seen(loser.announcement(), t);
+    winner.peer_seen(loser.announcement(), t);
+    REQUIRE(winner.decide(t) == hub_at(winner.self().id, 2));
+    REQUIRE(loser.decide(t) == follow(winner.self().id, 2));
+    REQUIRE(moving.decide(t) == follow(winner.self().id, 2));
+    REQUIRE(staying.decide(t).hub_id == winner.self().id);
+  }
+  // An mDNS record does not carry `forced`: the standby still ranks as forced.
+  auto record = loser.announcement();
+  record.candidate.forced = false;
+  staying.peer_seen(record, 6'000'000, second_hand);
+  CHECK(staying.decide(6'000'000).hub_id == winner.self().id);
+
+  // The winner is lost: the standby is hub again at once, the next term.
+  loser.peer_lost(winner.self().id, 7'000'000);
+  CHECK(loser.decide(7'000'000) == hub_at(loser.self().id, 3));
+}
+
+TEST_CASE("a forged forced claim that never answers moves no one, and is counted") {
+  auto working = running_hub(node(5, 10), 3);
+  Election member = member_of(working, 6);
+  const PeerState forged = hub(forced(0x66, 100), 4);
+  for (auto* e : {&working, &member})
+    CHECK(e->peer_seen(forged, 1'000, second_hand));
+  CHECK(working.decide(1'000) == hub_at(node_id(5), 3));
+  CHECK(member.decide(1'000) == follow(node_id(5), 3));
+  CHECK(member.checking() == node_id(0x66));
+  CHECK(member.highest_term() == 3); // an unanswered claim's term moves nothing
+  // It repeats its claim; it never answers.
+  CHECK(member.decide(1'000 + claim_timeout - 1) == follow(node_id(5), 3));
+  member.peer_seen(forged, 1'000 + claim_timeout, second_hand);
+  CHECK(member.decide(1'000 + claim_timeout) == follow(node_id(5), 3));
+  CHECK(member.checking().empty());
+  CHECK(member.unanswered_count() == 1);
+  CHECK(working.decide(1'000 + claim_timeout) == hub_at(node_id(5), 3));
+  CHECK(working.unanswered_count() == 1);
+  // Checked again only after the recheck time, and counted again when it fails again.
+  CHECK(member.decide(1'000 + claim_timeout + recheck - 1).hub_id == node_id(5));
+  CHECK(member.checking().empty());
+  CHECK(member.decide(1'000 + claim_timeout + recheck).hub_id == node_id(5));
+  CHECK(member.checking() == node_id(0x66));
+  CHECK(member.decide(1'000 + 2 * claim_timeout + recheck) == follow(node_id(5), 3));
+  CHECK(member.unanswered_count() == 2);
+
+  // The working hub dies: the forger, forced or not, is neither elected nor waited for.
+  member.peer_lost(node_id(5), 20'000);
+  CHECK(member.decide(20'000) == hub_at(node_id(6), 4));
+}
+
+TEST_CASE("a forced hub that really answers takes over from a working hub") {
+  auto working = running_hub(node(5, 10), 3);
+  Election member = member_of(working, 6);
+  Election newcomer(forced(9), 1'000, timing);
+  REQUIRE(newcomer.decide(1'000) == hub_at(node_id(9), 1));
+  newcomer.peer_seen(working.announcement(), 1'010, second_hand);
+  CHECK(newcomer.checking() == std::string{}); // before decide(): nothing asked yet
+  CHECK(newcomer.decide(1'010) == hub_at(node_id(9), 1));
+  newcomer.peer_seen(working.announcement(), 1'020); // answered: its term 3 reaches ours
+  CHECK(newcomer.decide(1'020) == hub_at(node_id(9), 4));
+  member.peer_seen(newcomer.announcement(), 1'030, second_hand);
+  CHECK(member.decide(1'030) == follow(node_id(5), 3));
+  member.peer_seen(newcomer.announcement(), 1'040); // its proxy answered the check
+  CHECK(member.decide(1'040) == follow(node_id(9), 4));
+}
+
+TEST_CASE("a term no mesh reaches is refused whole; reports add at most one to what is known") {
+  auto working = running_hub(node(5), 3);
+  Election member = member_of(working, 6);
+  for (const PeerState& forged :
+       {hub(forced(0x66), std::uint64_t{1} << 62), hub(node(0x67), ~std::uint64_t{0}),
+        idle(node(0x68), std::uint64_t{1} << 62)}) {
+    for (auto* e : {&working, &member}) {
+      CHECK_FALSE(e->peer_seen(forged, 1'000)); // even first-hand
+      CHECK_FALSE(e->peer_seen(forged, 1'000, second_hand));
+    }
+  }
+  CHECK(member.refused_count() == 6);
+  CHECK(working.refused_count() == 6);
+  CHECK(member.decide(1'000) == follow(node_id(5), 3));
+  CHECK(working.decide(1'000) == hub_at(node_id(5), 3));
+  CHECK(member.highest_term() == 3);
+  CHECK(member.checking().empty());
+
+  // A report of a term far above the hub's adds one, however often it is repeated.
+  for (int i = 0; i < 10; ++i)
+    member.peer_seen(follower(node(0x69), node_id(0x70), 1'000'000), 2'000 + i);
+  CHECK(member.highest_term() == 4);
+  CHECK(member.decide(3'000) == follow(node_id(5), 3));
+  member.peer_lost(node_id(5), 4'000);
+  member.peer_lost(node_id(0x69), 4'000);
+  CHECK(member.decide(4'000) == hub_at(node_id(6), 5));
+}
+
+TEST_CASE(
+    "a claim that never answers, with no working hub: waited for a claim timeout, then passed") {
+  Election newcomer(node(1), 0, timing);
+  newcomer.peer_seen(idle(node(2)), 0);
+  newcomer.peer_seen(hub(forced(0x66), 7), 10, second_hand); // an mDNS record or a beacon
+  CHECK(newcomer.decide(10) == wait_for(node_id(0x66), 7));  // connect ahead, during the grace too
+  CHECK(newcomer.decide(10 + claim_timeout - 1) == wait_for(node_id(0x66), 7));
+  CHECK(newcomer.decide(10 + claim_timeout) == Decision{}); // still in the grace
+  CHECK(newcomer.decide(grace_over) == hub_at(node_id(1), 1));
+  CHECK(newcomer.unanswered_count() == 1);
+
+  // The same claim answered in time: followed.
+  Election other(node(1), 0, timing);
+  other.peer_seen(hub(node(0x66), 7), 10, second_hand);
+  CHECK(other.decide(10) == wait_for(node_id(0x66), 7));
+  other.peer_seen(hub(node(0x66), 7), 20); // its hello came through its proxy
+  CHECK(other.decide(20) == follow(node_id(0x66), 7));
+}
