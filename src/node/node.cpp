@@ -85,6 +85,7 @@ int Node::run() {
     const bool linked = link_.connected();
     items.push_back({linked ? link_.subscriber().handle() : nullptr, -1, ZMQ_POLLIN, 0});
     items.push_back({linked ? link_.publisher().handle() : nullptr, -1, ZMQ_POLLIN, 0});
+    items.push_back({probe_ ? probe_.handle() : nullptr, -1, ZMQ_POLLIN, 0}); // a claim's check
     const std::size_t midi_index = items.size();
     if (midi_) items.push_back({nullptr, midi_->input_fd(), ZMQ_POLLIN, 0});
     const std::size_t hub_index = items.size();
@@ -132,6 +133,7 @@ int Node::run() {
     if (hub_) hub_->on_poll(&items[hub_index], after);
     if (items[2].revents & ZMQ_POLLIN) on_publisher_readable();
     if (items[1].revents & ZMQ_POLLIN) on_mesh_readable(after);
+    if (items[3].revents & ZMQ_POLLIN) on_probe_readable(after);
     if (midi_ && (items[midi_index].revents & ZMQ_POLLIN)) on_midi_input();
     if (discovery_) {
       bool readable = false;
@@ -270,7 +272,18 @@ void Node::on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t no
   }
   if (peer.bridged) return; // in the peers' table, not in the election
   if (election_) {
-    election_->peer_seen(peer_state(peer.id, *hello), now_us);
+    if (hello->role == wire::Role::hub && peer.id != target_) {
+      // An honest hub's hellos travel only through its own proxy, and this one came through
+      // our hub's. A hub that just stepped down replays its last second into its new hub: a
+      // rival we heard claim elsewhere is ignored without a fuss; anyone else forged it.
+      if (!rivals_seen_.contains(peer.id))
+        refuse_claim(peer.id, "it claims the hub in a hello through another hub's proxy");
+      return;
+    }
+    if (!election_->peer_seen(peer_state(peer.id, *hello), now_us)) {
+      refuse_claim(peer.id, fmt::format("term {} is beyond any election", hello->term));
+      return;
+    }
     if (hello->hub_port) directory_[peer.id].port = hello->hub_port;
     if (!hello->address.empty()) directory_[peer.id].announced = hello->address;
   }
@@ -294,13 +307,18 @@ void Node::on_beacon(const wire::Envelope& envelope, std::uint64_t now_us) {
     return;
   }
   if (!election_ || hello->mesh != config_.mesh || envelope.sender == link_.id()) return;
+  // Anyone can publish a beacon: its claim is checked at the claimant's own proxy first.
+  if (!election_->peer_seen(peer_state(envelope.sender, *hello), now_us,
+                            election::Heard::second_hand)) {
+    refuse_claim(envelope.sender, fmt::format("term {} is beyond any election", hello->term));
+    return;
+  }
   if (envelope.sender != target_ && !rivals_seen_.contains(envelope.sender)) {
     rivals_seen_.insert(envelope.sender);
     log::info("mesh", "another hub claims this mesh: \"{}\" ({}), term {}; settling on one",
               hello->name, envelope.sender, hello->term);
   }
   lost_.erase(envelope.sender);
-  election_->peer_seen(peer_state(envelope.sender, *hello), now_us);
   steer(now_us);
 }
 
@@ -535,12 +553,13 @@ std::string Node::stats() const {
   return fmt::format("midi_sent={} midi_sent_bytes={} midi_received={} midi_received_bytes={} "
                      "lost={} malformed={} version_mismatch={} unknown_type={} oversize_input={} "
                      "backend_rejected={} publish_failed={} input_overflows={} released_notes={} "
-                     "hub_changes={} term={} peers={}",
+                     "hub_changes={} refused_claims={} unanswered_claims={} term={} peers={}",
                      counters_.midi_sent, counters_.midi_sent_bytes, counters_.midi_received,
                      counters_.midi_received_bytes, counters_.lost, counters_.malformed,
                      counters_.version_mismatch, counters_.unknown_type, counters_.oversize_input,
                      counters_.backend_rejected, counters_.publish_failed, queue_overflows,
-                     counters_.released_notes, counters_.hub_changes, term_, peers_.peers().size());
+                     counters_.released_notes, counters_.hub_changes, counters_.refused_claims,
+                     election_ ? election_->unanswered_count() : 0, term_, peers_.peers().size());
 }
 
 } // namespace midimesh::node

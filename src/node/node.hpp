@@ -67,6 +67,8 @@ struct NodeCounters {
   std::uint64_t released_notes = 0; // note-offs sent for vanished senders
   std::uint64_t hub_changes = 0;    // failovers, hand-overs and split brains resolved
   std::uint64_t rtp_joined = 0;     // RTP-MIDI participants that joined through this node
+  // Hub claims refused: a claim through another hub's proxy, or a term no mesh reaches.
+  std::uint64_t refused_claims = 0;
 };
 
 class Node : private discovery::Listener, private bridge::RtpBridge::Listener {
@@ -124,6 +126,13 @@ private:
   void peer_lost(const std::string& id, std::uint64_t now_us);
   void announce();
   void send_beacons(std::uint64_t now_us);
+  // A claim heard second-hand is checked by connecting to the claimant's proxy beside the
+  // working link (ELECTION.md rule 1): opened and closed to match Election::checking().
+  void update_probe();
+  void on_probe_readable(std::uint64_t now_us);
+  // Counts a refused claim and says so, once per sender.
+  void refuse_claim(const std::string& id, const std::string& why);
+  void report_unanswered();
   wire::Hello hello() const;
   bool is_hub() const noexcept { return !target_.empty() && target_ == link_.id(); }
   void node_seen(const discovery::SeenNode& node) override;
@@ -178,6 +187,10 @@ private:
   std::uint64_t next_beacon_us_ = 0;
   std::uint64_t beacon_seq_ = 0;
   std::set<std::string> rivals_seen_;
+  zmq::socket_t probe_; // a SUB on the proxy of the claim being checked
+  std::string probe_id_;
+  std::set<std::string> distrust_logged_; // claimants whose refused claim was logged
+  std::uint64_t unanswered_reported_ = 0;
 
   std::uint64_t started_us_ = 0;
   std::uint64_t next_status_us_ = 0;

@@ -76,6 +76,7 @@ void Node::start_roles(std::uint64_t now_us) {
 
 void Node::steer(std::uint64_t now_us) {
   const election::Decision decision = election_->decide(now_us);
+  report_unanswered();
   switch (decision.action) {
   case election::Decision::Action::become_hub:
     if (target_ != link_.id() || term_ != decision.term) {
@@ -96,6 +97,88 @@ void Node::steer(std::uint64_t now_us) {
       connect_to_hub(decision.hub_id, decision.term, false, now_us);
     break;
   }
+  update_probe();
+}
+
+void Node::refuse_claim(const std::string& id, const std::string& why) {
+  ++counters_.refused_claims;
+  if (distrust_logged_.insert(id).second)
+    log::warn(component, "refused a hub claim from {}: {}; the mesh keeps its hub{}",
+              peer_label(id), why,
+              distrust_logged_.size() == 1 ? "" : " (further refusals are only counted)");
+}
+
+void Node::report_unanswered() {
+  const std::uint64_t count = election_->unanswered_count();
+  if (count == unanswered_reported_) return;
+  unanswered_reported_ = count;
+  for (const auto& [id, when] : election_->unanswered())
+    if (!distrust_logged_.contains(id))
+      refuse_claim(id, fmt::format("it did not answer through its own hub proxy within {} ms",
+                                   config_.election_timing.claim_timeout_us / 1000));
+}
+
+void Node::update_probe() {
+  const std::string& id = election_->checking();
+  // Connected ahead to it already (no working hub): the link itself is the check.
+  if (id.empty() || id == target_) {
+    if (probe_) probe_.close();
+    probe_id_.clear();
+    return;
+  }
+  if (probe_ && probe_id_ == id) return;
+  if (probe_) probe_.close();
+  probe_id_.clear();
+  auto it = directory_.find(id);
+  const std::string* host = it == directory_.end() ? nullptr : best_host(it->second);
+  if (!host || !it->second.port) return; // checked once discovery says where it listens
+  // A claim pointing at another node's proxy would be "answered" by whatever travels there
+  // (the claimant's own forged hellos included): only the claimant's own proxy can answer.
+  for (const auto& [other, address] : directory_) {
+    const std::string* other_host = best_host(address);
+    if (other != id && other_host && *other_host == *host && address.port == it->second.port) {
+      if (distrust_logged_.insert(id).second)
+        log::warn(component, "{} claims the hub at {}:{}, where {} listens: not checking it",
+                  peer_label(id), format_host(*host), it->second.port, peer_label(other));
+      return;
+    }
+  }
+  probe_ = zmq::socket_t(context_, zmq::socket_type::sub);
+  wire::apply_common_options(probe_);
+  probe_.set(zmq::sockopt::linger, 0);
+  probe_.set(zmq::sockopt::invert_matching, 1); // a member's SUB, as PROTOCOL.md says
+  probe_.set(zmq::sockopt::subscribe, link_.id());
+  probe_.connect(wire::subscribe_endpoint({*host, it->second.port}));
+  probe_id_ = id;
+  log::info(component, "checking the hub claim of {} at {}:{} before following it", peer_label(id),
+            format_host(*host), it->second.port);
+}
+
+void Node::on_probe_readable(std::uint64_t now_us) {
+  zmq::message_t topic, body;
+  bool answered = false;
+  for (int i = 0; i < 512 && probe_; ++i) {
+    if (!probe_.recv(topic, zmq::recv_flags::dontwait)) break;
+    if (!topic.more()) continue;
+    (void)probe_.recv(body, zmq::recv_flags::none);
+    while (body.more())
+      (void)probe_.recv(body, zmq::recv_flags::none);
+    const wire::Decoded decoded = wire::decode({body.data<std::uint8_t>(), body.size()});
+    if (!decoded || decoded.envelope->sender != probe_id_ ||
+        decoded.envelope->type != static_cast<std::uint8_t>(wire::MessageType::hello))
+      continue; // its mesh's traffic: only its own hello matters here
+    const auto hello = wire::decode_hello(decoded.envelope->payload);
+    if (!hello || hello->mesh != config_.mesh || hello->role != wire::Role::hub) continue;
+    if (!election_->peer_seen(peer_state(probe_id_, *hello), now_us, election::Heard::first_hand)) {
+      refuse_claim(probe_id_, fmt::format("term {} is beyond any election", hello->term));
+      continue;
+    }
+    log::info(component, "hub {} answered through its own proxy (term {})", peer_label(probe_id_),
+              hello->term);
+    answered = true;
+    break;
+  }
+  if (answered) steer(now_us); // closes the probe: the claim is checked
 }
 
 void Node::connect_to_hub(const std::string& hub_id, std::uint64_t term, bool claimed,
@@ -263,7 +346,8 @@ void Node::node_seen(const discovery::SeenNode& node) {
     state.is_hub = r.role == "hub";
     state.hub_id = r.hub_id;
     state.term = r.term;
-    if (!lost_.contains(r.id)) election_->peer_seen(state, now);
+    if (!lost_.contains(r.id) && !election_->peer_seen(state, now, election::Heard::second_hand))
+      refuse_claim(r.id, fmt::format("its mDNS record names term {}", r.term));
   }
   steer(now); // a new claim, or the address of a hub we were waiting to reach
 }
