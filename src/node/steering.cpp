@@ -338,6 +338,9 @@ void Node::node_seen(const discovery::SeenNode& node) {
       connect_to_hub(r.id, term_, target_claimed_, now);
     }
   }
+  // A hub by its record: when it steps down, its link replays its last hub hellos into ours,
+  // which is no forgery (on_hello).
+  if (r.role == "hub") rivals_seen_.insert(r.id);
   // mDNS caches outlive crashed nodes, so what it says only counts for nodes the mesh has not
   // told us about yet: hellos are the live source.
   if (!peers_.find(r.id)) {
