@@ -114,19 +114,25 @@ def two_forced_hubs() -> None:
 
 
 def hub_port(hub: Proc) -> int:
-    m = hub.wait_for_line(r"hub: forwarding: nodes publish to tcp://[^:]+:(\d+)", from_start=True)
+    m = hub.wait_for_line(r"hub: forwarding: nodes publish to tcp://.*:(\d+) and subscribe", from_start=True)
     return int(m.group(1))
 
 
-def forgeries(port: int, real_hub: str) -> tuple[list[WireClient], list[str]]:
-    """Connects the forgers, sends each forgery; returns the clients and the forgers' ids."""
+def forgers(lab: Lab, port: int) -> list[WireClient]:
+    """Four protocol clients joined to the hub (before the stream: a client that joins reads
+    everything until the mesh is quiet)."""
+    clients = [WireClient("127.0.0.1", port, f"forger{i}") for i in range(4)]
+    for c in clients:
+        lab.at_close(c.close)
+        c.join()
+    return clients
+
+
+def forge(clients: list[WireClient], port: int) -> None:
     def payload(client: WireClient, **fields) -> bytes:
         return msgpack.packb({"name": client.name, "program": "forger", "mesh": MESH,
                               "hub": client.id, **fields})
 
-    clients = [WireClient("127.0.0.1", port, f"forger{i}") for i in range(4)]
-    for c in clients:
-        c.join()
     forced, huge, quiet, beacons = clients
     forced.send(HELLO, payload(forced, role="hub", forced=True, term=2, priority=100))
     huge.send(HELLO, payload(huge, role="hub", term=2**62))
@@ -138,7 +144,6 @@ def forgeries(port: int, real_hub: str) -> tuple[list[WireClient], list[str]]:
                                  address="127.0.0.1"))
     forced.send(BEACON, payload(forced, role="hub", forced=True, term=3, hub_port=port,
                                 address="127.0.0.1"))
-    return clients, [c.id for c in clients]
 
 
 def forged_claims() -> None:
@@ -149,16 +154,9 @@ def forged_claims() -> None:
         hub = settle(nodes, "three nodes")
         a, b = [n for n in nodes if n != hub]
         port = hub_port(nodes[hub])
+        clients = forgers(lab, port)
         before = {n: stats(p) for n, p in nodes.items()}
-        forgers: list[str] = []
-
-        def attack() -> None:
-            clients, ids = forgeries(port, hub)
-            forgers.extend(ids)
-            for c in clients:
-                lab.at_close(c.close)
-
-        stream(lab, a, b, attack)
+        stream(lab, a, b, lambda: forge(clients, port))
         for n, p in nodes.items():
             wait_until(lambda: stats(p)["refused_claims"] - before[n]["refused_claims"] >= 3
                        and stats(p)["unanswered_claims"] > before[n]["unanswered_claims"],
@@ -173,7 +171,7 @@ def forged_claims() -> None:
             if after[n]["term"] != before[n]["term"]:
                 fail(f"{n}: the term moved from {before[n]['term']} to {after[n]['term']}")
             lines = [l for l in nodes[n].lines() if "refused a hub claim from" in l]
-            for f in forgers:
+            for f in (c.id for c in clients):
                 mine = [l for l in lines if f in l]
                 if len(mine) > 1:
                     fail(f"{n} logged forger {f} {len(mine)} times:\n" + "\n".join(mine))
