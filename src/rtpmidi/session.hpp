@@ -196,6 +196,8 @@ private:
   void on_answer(Port port, const Endpoint& from, const Invitation& packet, std::uint64_t now_us);
   void on_rtp(const Endpoint& from, std::span<const std::uint8_t> bytes, std::uint64_t now_us);
   void play(Participant& p, const MidiCommand& command);
+  // The participant `ssrc`, now heard from; nullptr (and counted) when it is none of ours.
+  Participant* heard_from(std::uint32_t ssrc, std::uint64_t now_us);
   void refuse(Port port, const Endpoint& to, std::uint32_t token, std::uint64_t now_us);
   void forget(std::uint32_t ssrc, std::uint64_t now_us);
   void send_midi_packet(Participant& p, std::span<const MidiCommand> commands,
