@@ -63,7 +63,7 @@ wire::Hello Node::member_hello(const bridge::Member& member) const {
 
 void Node::member_joined(const bridge::Member& member) {
   ++counters_.rtp_joined;
-  member_seqs_[member.id] = {};
+  member_seqs_[member.id] = {.joined_us = now_us_};
   auto& seqs = member_seqs_[member.id];
   (void)link_.publish_as(member.id, seqs.next_seq, wire::MessageType::hello,
                          wire::encode_payload(member_hello(member)), wall_now_us());
@@ -118,7 +118,7 @@ void Node::report_members(std::uint64_t now_us) {
     s.role = "node";
     s.hub = target_;
     s.term = term_;
-    s.uptime_ms = 0;
+    s.uptime_ms = (now_us - it->second.joined_us) / 1000; // meshtop's rates are timed by it
     s.midi_in = member.midi_in;
     s.midi_in_bytes = member.midi_in_bytes;
     s.midi_out = member.midi_out;
@@ -132,7 +132,6 @@ void Node::report_members(std::uint64_t now_us) {
     (void)link_.publish_report(wire::MessageType::status, wire::encode_payload(s), wall_now_us(),
                                it->second.status_seq++, member.id);
   }
-  (void)now_us;
 }
 
 void Node::members_leave(const std::string& why) {
