@@ -156,9 +156,9 @@ def not_delayed(sender: Probe, receiver: Probe, relay: UdpRelay) -> None:
         if got[1] == after:
             arrival = got[0] - sent_at
     played = [m for _, m in receiver.recv_log[seen:]]
-    recovered = lost in played
+    fate = "recovered from the journal" if lost in played else "not played"
     print(f"one packet lost for good: the next note arrived {arrival * 1000:.0f} ms after it was "
-          f"sent; the lost note-on was {'recovered from the journal' if recovered else 'not played'}")
+          f"sent; the lost note-on was {fate}")
     if arrival > ARRIVAL_BOUND:
         fail(f"the note after a lost packet took {arrival:.3f} s (bound {ARRIVAL_BOUND} s): "
              "someone waits for a retransmission")
