@@ -22,6 +22,9 @@ CONTROLLERS = (7, 1)  # volume, modulation: set every 10th note
 ARRIVAL_BOUND = 0.5  # seconds: the note after a lost packet arrives within this (JACK: ~20 ms)
 
 
+LEFT, RIGHT = rtplab.unique_mesh("left"), rtplab.unique_mesh("right")
+
+
 def start_mesh(lab: Lab, mesh: str, name: str, extra: list[str]) -> tuple[Proc, int]:
     rtp_port = rtplab.free_udp_pair()
     node = lab.spawn(name, [midimesh(), "--hub", "--mesh", mesh, "--bind", "127.0.0.1",
@@ -156,9 +159,9 @@ def not_delayed(sender: Probe, receiver: Probe, relay: UdpRelay) -> None:
         if got[1] == after:
             arrival = got[0] - sent_at
     played = [m for _, m in receiver.recv_log[seen:]]
-    recovered = lost in played
+    fate = "recovered from the journal" if lost in played else "not played"
     print(f"one packet lost for good: the next note arrived {arrival * 1000:.0f} ms after it was "
-          f"sent; the lost note-on was {'recovered from the journal' if recovered else 'not played'}")
+          f"sent; the lost note-on was {fate}")
     if arrival > ARRIVAL_BOUND:
         fail(f"the note after a lost packet took {arrival:.3f} s (bound {ARRIVAL_BOUND} s): "
              "someone waits for a retransmission")
@@ -181,12 +184,12 @@ def not_delayed(sender: Probe, receiver: Probe, relay: UdpRelay) -> None:
 def test() -> None:
     with Lab() as lab:
         lab.start_jack()
-        r, r_rtp = start_mesh(lab, "right", "r", [])
+        r, r_rtp = start_mesh(lab, RIGHT, "r", [])
         with UdpRelay(r_rtp, drop_rate=DROP_RATE, seed=SEED, lifetime=240) as relay:
-            l, _ = start_mesh(lab, "left", "l",
+            l, _ = start_mesh(lab, LEFT, "l",
                               ["--rtp-midi-connect", f"127.0.0.1:{relay.port}"])
-            r.wait_for_line(rtplab.joined_line(rtplab.session_name("left", "l")), 20)
-            l.wait_for_line(rtplab.joined_line(rtplab.session_name("right", "r")), 20)
+            r.wait_for_line(rtplab.joined_line(rtplab.session_name(LEFT, "l")), 20)
+            l.wait_for_line(rtplab.joined_line(rtplab.session_name(RIGHT, "r")), 20)
             pl = Probe(lab, "pl", send_to="l-in", recv_from="l-out", verbose=True)
             pr = Probe(lab, "pr", send_to="r-in", recv_from="r-out", verbose=True)
 
