@@ -31,7 +31,7 @@ std::uint32_t random_ssrc() {
 
 RtpBridge::RtpBridge(Listener& listener, RtpConfig config, std::string (*make_id)())
     : listener_(listener), config_(std::move(config)), make_id_(make_id),
-      sockets_(bind_port_pair(config_.port)),
+      sockets_(bind_port_pair(config_.port, config_.bind_address)),
       session_(rtpmidi::SessionConfig{.name = config_.session_name, .ssrc = random_ssrc()}),
       buffer_(65536) {
   if (port() != config_.port)

@@ -24,6 +24,7 @@ namespace midimesh::bridge {
 
 struct RtpConfig {
   std::uint16_t port = 5004; // control port; data is port + 1
+  std::string bind_address = "*"; // numeric, or "*": every interface (as --bind)
   std::string session_name;  // announced to participants and by mDNS
   // Sessions to invite (--rtp-midi-connect), each "HOST" or "HOST:PORT" already split.
   struct Remote {

@@ -29,11 +29,21 @@ void Node::start_rtp_midi() {
     log::info("rtp-midi", "RTP-MIDI session disabled (--no-rtp-midi)");
     return;
   }
+  config_.rtp.bind_address = config_.bind_address;
   if (config_.rtp.session_name.empty())
     config_.rtp.session_name = fmt::format("midimesh {} ({})", config_.mesh, config_.name);
+  bridge::RtpBridge::Listener& listener = *this; // a private base: convert here
   try {
-    bridge::RtpBridge::Listener& listener = *this; // a private base: convert here
-    rtp_ = std::make_unique<bridge::RtpBridge>(listener, config_.rtp, &make_node_id);
+    try {
+      rtp_ = std::make_unique<bridge::RtpBridge>(listener, config_.rtp, &make_node_id);
+    } catch (const bridge::UdpError& e) {
+      if (config_.rtp.bind_address == "*") throw;
+      // --bind may name an interface, which ZeroMQ understands and a UDP socket does not.
+      log::warn("rtp-midi", "{}; the RTP-MIDI session listens on every interface instead",
+                e.what());
+      config_.rtp.bind_address = "*";
+      rtp_ = std::make_unique<bridge::RtpBridge>(listener, config_.rtp, &make_node_id);
+    }
   } catch (const bridge::UdpError& e) {
     log::error("rtp-midi",
                "no RTP-MIDI session: {}. Macs and iPads cannot join through this node; the "
