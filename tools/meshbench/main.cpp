@@ -75,7 +75,7 @@ void run_nodes(const Options& o, Report& report) {
   const std::chrono::milliseconds join_limit(15'000);
   const std::chrono::milliseconds limit(o.quick ? 10'000 : 60'000);
   auto fleet_of = [&](std::size_t nodes) {
-    FleetConfig config{o.midimesh, port, nodes, dir, node_log};
+    FleetConfig config{o.midimesh, port, nodes, dir, node_log, {}, {}};
     auto fleet = std::make_unique<NodeFleet>(config);
     fleet->probe(join_limit);
     return fleet;
