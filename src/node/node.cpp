@@ -510,6 +510,16 @@ void Node::shutdown() {
 void Node::log_stats() const {
   log::info(component, "stats: {}", stats());
   if (hub_) log::info("hub", "stats: {}", hub_->stats());
+  if (rtp_) {
+    const auto& c = rtp_->counters();
+    log::info("rtp-midi",
+              "stats: participants={} joined={} packets_in={} packets_out={} lost={} "
+              "recovered={} malformed={} unknown_ssrc={} version_mismatch={} refused={} "
+              "sysex_dropped={}",
+              rtp_->members().size(), counters_.rtp_joined, c.packets_in, c.packets_out, c.lost,
+              c.recovered, c.malformed, c.unknown_ssrc, c.version_mismatch, c.refused,
+              c.sysex_dropped);
+  }
 }
 
 std::string Node::peer_label(const std::string& id) const {

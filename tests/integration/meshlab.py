@@ -422,11 +422,15 @@ class Lab:
         fail("no two consecutive free TCP ports on 127.0.0.1")
         return 0  # not reached
 
-    def start_jack(self, period: int = 512) -> Proc:
+    def start_jack(self, period: int = 512, synchronous: bool = True) -> Proc:
         """Start a JACK server of this lab's own on the dummy driver (no sound card needed).
 
         Its name goes to JACK_DEFAULT_SERVER, so RtMidi clients started later reach it.
         Period 512 at 48 kHz (10.7 ms): smaller periods lose MIDI in xruns without realtime.
+        Synchronous (-S) by default: in async mode the dummy driver loses MIDI events in xruns
+        whenever the machine is busy, and a count-exact test would fail for JACK's sake. A test
+        that SIGKILLs a JACK client while others run asks for async mode: under -S that has made
+        another client crash here.
         """
         if self.jack_server:
             fail(f"this lab already runs JACK server {self.jack_server}")
@@ -441,6 +445,7 @@ class Lab:
             self.at_close(lock.close)
         name = f"mmtest-{self.id}"
         jackd = self.spawn("jackd", ["jackd", "--no-realtime", "-n", name,
+                                     *(["-S"] if synchronous else []),
                                      "-d", "dummy", "-r", "48000", "-p", str(period)])
         ready = subprocess.run(["jack_wait", "-s", name, "-w", "-t", "10"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -767,10 +772,12 @@ def stats(proc: Proc, component: str = "node", timeout: float = 10.0) -> dict[st
 
 
 def start_jack_mesh(lab: Lab, names: list[str],
-                    extra: list[str] | tuple[str, ...] = ()) -> tuple[Proc, int, dict[str, Proc]]:
+                    extra: list[str] | tuple[str, ...] = (),
+                    synchronous: bool = True) -> tuple[Proc, int, dict[str, Proc]]:
     """A JACK server, a headless hub, and one node per name with virtual JACK ports
-    `<name>-in:in` and `<name>-out:out`, each known to the hub before this returns."""
-    lab.start_jack()
+    `<name>-in:in` and `<name>-out:out`, each known to the hub before this returns.
+    synchronous=False for a test that SIGKILLs nodes (see Lab.start_jack)."""
+    lab.start_jack(synchronous=synchronous)
     hub, port = start_hub(lab, extra=["--no-midi"])
     nodes = {name: start_jack_node(lab, hub, name, port, extra) for name in names}
     return hub, port, nodes

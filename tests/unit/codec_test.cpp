@@ -79,6 +79,9 @@ TEST_CASE("hello and goodbye payloads round-trip") {
   hello.hub_port = 8141;
   hello.address = "192.168.1.20";
   CHECK(decode_hello(encode_payload(hello)) == hello);
+  hello.kind = "rtp"; // a bridged member (PROTOCOL.md section 9)
+  hello.via = "fedcba9876543210";
+  CHECK(decode_hello(encode_payload(hello)) == hello);
   const Goodbye goodbye{"shutting down"};
   CHECK(decode_goodbye(encode_payload(goodbye)) == goodbye);
   CHECK_FALSE(decode_hello(Bytes{0x01, 0x02}));
@@ -101,6 +104,8 @@ TEST_CASE("a hello with only the required keys gets the defaults") {
   CHECK(hello->mesh == "default");
   CHECK(hello->eligible);
   CHECK(hello->term == 0);
+  CHECK(hello->kind == "node");
+  CHECK(hello->via.empty());
 }
 
 TEST_CASE("every truncation of a valid frame is refused") {
@@ -190,6 +195,13 @@ TEST_CASE("telemetry payloads round-trip") {
   status.rtt_us = 250;
   status.offset_us = -40;
   status.peers = 4;
+  CHECK(decode_status(encode_payload(status)) == status);
+  status.kind = "rtp";
+  status.via = "fedcba9876543210";
+  status.rtp_port = 5004;
+  status.rtp_lost = 7;
+  status.rtp_recovered = 3;
+  status.rtp_bad = 11;
   CHECK(decode_status(encode_payload(status)) == status);
   const Ping ping{"0123456789abcdef", 99};
   CHECK(decode_ping(encode_payload(ping)) == ping);

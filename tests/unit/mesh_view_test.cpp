@@ -189,3 +189,29 @@ TEST_CASE("a follower's report of the hub before the hub's own: one hub event") 
   CHECK(v.summary().term == 1);
   CHECK(v.summary().hub_name == "drums");
 }
+
+TEST_CASE("an RTP-MIDI member is a row of its own: role rtp, via the node it joined through") {
+  MeshView v("band");
+  v.on_status(hub_id, report("stage", "hub", hub_id, 1, 5'000), 1 * s);
+  auto mac = report("MacBook", "node", hub_id, 1, 0);
+  mac.kind = "rtp";
+  mac.via = hub_id;
+  mac.lost = 2;
+  mac.rtp_bad = 0;
+  const std::string mac_id = "00000000000000cc";
+  v.on_status(mac_id, mac, 1 * s + 1);
+  const NodeRow& row = *v.find(mac_id);
+  CHECK(row.is_rtp());
+  CHECK(row.via_name == "stage");
+  CHECK(cell(row, Column::role) == "rtp");
+  CHECK(cell(row, Column::host) == "via stage");
+  CHECK(cell(row, Column::lost) == "2");
+  CHECK(has_event(v, Event::Kind::joined, mac_id));
+  // A node's BAD column counts its RTP-MIDI bad input too.
+  auto hub = report("stage", "hub", hub_id, 1, 6'000);
+  hub.malformed = 1;
+  hub.rtp_bad = 4;
+  v.on_status(hub_id, hub, 2 * s);
+  CHECK(cell(*v.find(hub_id), Column::malformed) == "5");
+  CHECK(json_line(v, {}, 2 * s).find("\"kind\":\"rtp\"") != std::string::npos);
+}
