@@ -134,11 +134,10 @@ void RtpBridge::handle_events() {
     } else if (auto* left = std::get_if<rtpmidi::ParticipantLeft>(&event)) {
       auto it = members_.find(left->ssrc);
       if (it == members_.end()) continue;
-      const std::string why = left->reason == rtpmidi::LeaveReason::bye
-                                  ? "said goodbye"
-                                  : left->reason == rtpmidi::LeaveReason::silent
-                                        ? "went silent"
-                                        : "was replaced by a new connection";
+      const std::string why = left->reason == rtpmidi::LeaveReason::bye ? "said goodbye"
+                              : left->reason == rtpmidi::LeaveReason::silent
+                                  ? "went silent"
+                                  : "was replaced by a new connection";
       if (left->reason == rtpmidi::LeaveReason::silent)
         log::warn(component, "\"{}\" went silent; releasing its notes", it->second.name);
       else

@@ -55,7 +55,8 @@ bool to_sockaddr(const rtpmidi::Endpoint& to, sockaddr_in6& out) {
     const std::string scope = host.substr(percent + 1);
     host.resize(percent);
     out.sin6_scope_id = ::if_nametoindex(scope.c_str());
-    if (!out.sin6_scope_id) out.sin6_scope_id = static_cast<std::uint32_t>(std::atoi(scope.c_str()));
+    if (!out.sin6_scope_id)
+      out.sin6_scope_id = static_cast<std::uint32_t>(std::atoi(scope.c_str()));
   }
   return ::inet_pton(AF_INET6, host.c_str(), &out.sin6_addr) == 1;
 }
@@ -103,8 +104,8 @@ UdpSocket& UdpSocket::operator=(UdpSocket&& other) noexcept {
 std::optional<UdpSocket::Received> UdpSocket::receive(std::span<std::uint8_t> buffer) {
   sockaddr_storage from{};
   socklen_t length = sizeof from;
-  const ssize_t n = ::recvfrom(fd_, buffer.data(), buffer.size(), 0,
-                               reinterpret_cast<sockaddr*>(&from), &length);
+  const ssize_t n =
+      ::recvfrom(fd_, buffer.data(), buffer.size(), 0, reinterpret_cast<sockaddr*>(&from), &length);
   if (n < 0) return std::nullopt;
   return Received{endpoint_of(from), static_cast<std::size_t>(n)};
 }

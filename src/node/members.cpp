@@ -18,7 +18,9 @@ std::uint64_t wall_now_us() {
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string host_of(const rtpmidi::Endpoint& endpoint) { return endpoint.host; }
+std::string host_of(const rtpmidi::Endpoint& endpoint) {
+  return endpoint.host;
+}
 
 } // namespace
 
@@ -40,8 +42,8 @@ void Node::start_rtp_midi() {
     return;
   }
 #ifdef MIDIMESH_HAVE_DNS_SD
-  rtp_advertisement_ = discovery::make_dns_sd_advertisement(
-      discovery::apple_midi_service_type, config_.rtp.session_name, rtp_->port());
+  rtp_advertisement_ = discovery::make_dns_sd_advertisement(discovery::apple_midi_service_type,
+                                                            config_.rtp.session_name, rtp_->port());
 #endif
 }
 
