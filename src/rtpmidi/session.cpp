@@ -407,7 +407,9 @@ void Session::flush(std::uint64_t now_us) {
   // The largest SysEx segment that fits an empty packet (a first command has no delta).
   const std::size_t overhead = encoded_size(MidiCommand{0, {0xf0, 0x00, 0xf7}}, true) - 3;
   const std::size_t segment_limit = std::max<std::size_t>(3, limit - overhead);
-  for (auto& [ssrc, p] : participants_) {
+  // Not a structured binding: clang before 16 cannot capture one in the lambda below.
+  for (auto& entry : participants_) {
+    Participant& p = entry.second;
     if (!p.joined || p.queue.empty()) continue;
     std::vector<MidiCommand> commands;
     std::size_t size = 0;
