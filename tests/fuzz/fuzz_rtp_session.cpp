@@ -1,0 +1,157 @@
+// libFuzzer target: one rtpmidi::Session driven by a script read from the input: datagrams from
+// four remote hosts on our control or data port, time steps with tick(), MIDI to send, an
+// invitation, leave(). Invariants: counters never decrease; events follow the participants'
+// lives (joined before MIDI, left only once joined); every MIDI message played is complete;
+// every datagram the session sends decodes.
+//
+// Script, one operation after another:
+//   op & 7 == 0, 1  a datagram on the control (0) or data (1) port from host (op >> 3) & 3,
+//                   then a length byte, then that many bytes
+//   op & 7 == 2     time passes: the next byte in milliseconds times (op >> 3) + 1; tick()
+//   op & 7 == 3     send(): a length byte, then a MIDI message (sent only when complete); flush()
+//   op & 7 == 4     invite host (op >> 3) & 3, attempts (op >> 5)
+//   op & 7 == 5     leave() (only when op >> 3 is 31: rare)
+//   otherwise       tick() at the same time
+
+#include "midi/midi_message.hpp"
+#include "rtpmidi/session.hpp"
+
+#include <cstdint>
+#include <cstdlib>
+#include <set>
+#include <span>
+#include <string>
+#include <variant>
+
+using namespace midimesh;
+using namespace midimesh::rtpmidi;
+
+namespace {
+
+void check(bool ok) {
+  if (!ok) std::abort();
+}
+
+constexpr std::uint16_t control_port = 5004;
+
+Endpoint host(unsigned index, Port port) {
+  return {"10.0.0." + std::to_string(index + 1),
+          static_cast<std::uint16_t>(port == Port::control ? control_port : control_port + 1)};
+}
+
+class Reader {
+public:
+  explicit Reader(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
+  bool done() const { return pos_ >= bytes_.size(); }
+  std::uint8_t byte() { return done() ? 0 : bytes_[pos_++]; }
+  std::span<const std::uint8_t> take(std::size_t n) {
+    n = std::min(n, bytes_.size() - pos_);
+    const auto out = bytes_.subspan(pos_, n);
+    pos_ += n;
+    return out;
+  }
+
+private:
+  std::span<const std::uint8_t> bytes_;
+  std::size_t pos_ = 0;
+};
+
+bool no_decrease(const SessionCounters& before, const SessionCounters& after) {
+  return after.malformed >= before.malformed && after.unknown_ssrc >= before.unknown_ssrc &&
+         after.version_mismatch >= before.version_mismatch && after.refused >= before.refused &&
+         after.lost >= before.lost && after.recovered >= before.recovered &&
+         after.sysex_dropped >= before.sysex_dropped && after.packets_in >= before.packets_in &&
+         after.packets_out >= before.packets_out;
+}
+
+class Harness {
+public:
+  Harness() : session_(config()) {}
+
+  void step(Reader& in) {
+    const std::uint8_t op = in.byte();
+    const unsigned arg = op >> 3;
+    switch (op & 7) {
+    case 0:
+    case 1: {
+      const Port port = (op & 1) ? Port::data : Port::control;
+      const auto bytes = in.take(in.byte());
+      session_.on_datagram(port, host(arg & 3, port), bytes, now_us_);
+      break;
+    }
+    case 2:
+      now_us_ += std::uint64_t{in.byte()} * 1000 * (arg + 1);
+      session_.tick(now_us_);
+      break;
+    case 3: {
+      const auto message = in.take(in.byte());
+      if (midi::is_complete_message(message)) session_.send(message, std::nullopt);
+      session_.flush(now_us_);
+      break;
+    }
+    case 4:
+      session_.invite(host(arg & 3, Port::control), now_us_, arg >> 2);
+      break;
+    case 5:
+      if (arg == 31) session_.leave();
+      break;
+    default:
+      session_.tick(now_us_);
+    }
+    verify();
+  }
+
+private:
+  static SessionConfig config() {
+    SessionConfig config;
+    config.name = "fuzz";
+    config.ssrc = 0x12345678;
+    config.max_participants = 3;
+    config.max_packet_midi = 100; // SysEx segments without megabytes of input
+    return config;
+  }
+
+  void verify() {
+    check(no_decrease(counters_, session_.counters()));
+    counters_ = session_.counters();
+    for (const SessionEvent& event : session_.take_events()) {
+      if (const auto* e = std::get_if<ParticipantJoined>(&event)) {
+        check(joined_.insert(e->ssrc).second);
+      } else if (const auto* e = std::get_if<ParticipantMidi>(&event)) {
+        check(joined_.count(e->ssrc) == 1);
+        check(midi::is_complete_message(e->message));
+      } else if (const auto* e = std::get_if<ParticipantLeft>(&event)) {
+        check(joined_.erase(e->ssrc) == 1);
+      }
+    }
+    for (const Datagram& d : session_.take_datagrams()) {
+      if (is_session_packet(d.bytes)) {
+        check(bool(decode_session(d.bytes)));
+      } else {
+        check(d.port == Port::data);
+        const DecodedRtp rtp = decode_midi_packet(d.bytes);
+        check(bool(rtp));
+        check(!rtp.packet->has_journal || is_valid_journal(rtp.packet->journal));
+      }
+    }
+    std::size_t joined = 0;
+    for (const ParticipantInfo& p : session_.participants())
+      joined += joined_.count(p.ssrc);
+    check(joined == joined_.size());
+  }
+
+  Session session_;
+  SessionCounters counters_;
+  std::set<std::uint32_t> joined_;
+  std::uint64_t now_us_ = 1'000'000;
+};
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  Reader in({data, size});
+  Harness harness;
+  while (!in.done())
+    harness.step(in);
+  return 0;
+}
