@@ -3,18 +3,11 @@
 // invitation, leave(). Invariants: counters never decrease; events follow the participants'
 // lives (joined before MIDI, left only once joined); every MIDI message played is complete;
 // every datagram the session sends decodes.
-//
-// Script, one operation after another:
-//   op & 7 == 0, 1  a datagram on the control (0) or data (1) port from host (op >> 3) & 3,
-//                   then a length byte, then that many bytes
-//   op & 7 == 2     time passes: the next byte in milliseconds times (op >> 3) + 1; tick()
-//   op & 7 == 3     send(): a length byte, then a MIDI message (sent only when complete); flush()
-//   op & 7 == 4     invite host (op >> 3) & 3, attempts (op >> 5)
-//   op & 7 == 5     leave() (only when op >> 3 is 31: rare)
-//   otherwise       tick() at the same time
+// The script is read as session_script.hpp describes.
 
 #include "midi/midi_message.hpp"
 #include "rtpmidi/session.hpp"
+#include "session_script.hpp"
 
 #include <cstdint>
 #include <cstdlib>
@@ -30,13 +23,6 @@ namespace {
 
 void check(bool ok) {
   if (!ok) std::abort();
-}
-
-constexpr std::uint16_t control_port = 5004;
-
-Endpoint host(unsigned index, Port port) {
-  return {"10.0.0." + std::to_string(index + 1),
-          static_cast<std::uint16_t>(port == Port::control ? control_port : control_port + 1)};
 }
 
 class Reader {
@@ -66,7 +52,7 @@ bool no_decrease(const SessionCounters& before, const SessionCounters& after) {
 
 class Harness {
 public:
-  Harness() : session_(config()) {}
+  Harness() : session_(fuzz::session_config()) {}
 
   void step(Reader& in) {
     const std::uint8_t op = in.byte();
@@ -76,7 +62,7 @@ public:
     case 1: {
       const Port port = (op & 1) ? Port::data : Port::control;
       const auto bytes = in.take(in.byte());
-      session_.on_datagram(port, host(arg & 3, port), bytes, now_us_);
+      session_.on_datagram(port, fuzz::host(arg & 3, port), bytes, now_us_);
       break;
     }
     case 2:
@@ -90,7 +76,7 @@ public:
       break;
     }
     case 4:
-      session_.invite(host(arg & 3, Port::control), now_us_, arg >> 2);
+      session_.invite(fuzz::host(arg & 3, Port::control), now_us_, arg >> 2);
       break;
     case 5:
       if (arg == 31) session_.leave();
@@ -102,15 +88,6 @@ public:
   }
 
 private:
-  static SessionConfig config() {
-    SessionConfig config;
-    config.name = "fuzz";
-    config.ssrc = 0x12345678;
-    config.max_participants = 3;
-    config.max_packet_midi = 100; // SysEx segments without megabytes of input
-    return config;
-  }
-
   void verify() {
     check(no_decrease(counters_, session_.counters()));
     counters_ = session_.counters();
@@ -143,7 +120,7 @@ private:
   Session session_;
   SessionCounters counters_;
   std::set<std::uint32_t> joined_;
-  std::uint64_t now_us_ = 1'000'000;
+  std::uint64_t now_us_ = fuzz::start_us;
 };
 
 } // namespace
