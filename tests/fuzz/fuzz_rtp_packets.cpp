@@ -106,9 +106,9 @@ void sysex(Bytes bytes) {
   }
 }
 
-// The bytes as channel messages (status, two data bytes; the top bit of a data byte asks for an
-// acknowledgement), sent one per packet and journalled; a receiver that got every packet
-// learns nothing from the journal.
+// The bytes as channel messages (status, two data bytes; the top bits of both data bytes ask for
+// an acknowledgement, which walks the whole history: not too often), sent one per packet and
+// journalled; a receiver that got every packet learns nothing from the journal.
 void journal_history(Bytes bytes) {
   JournalHistory history;
   JournalRecovery receiver;
@@ -119,7 +119,7 @@ void journal_history(Bytes bytes) {
                                      static_cast<std::uint8_t>(bytes[at + 2] & 0x7f)};
     history.record(seq, message);
     receiver.observe(message);
-    if (bytes[at + 1] & 0x80) history.acknowledge(static_cast<std::uint16_t>(seq - bytes[at] % 4));
+    if (bytes[at + 1] & bytes[at + 2] & 0x80) history.acknowledge(static_cast<std::uint16_t>(seq - bytes[at] % 4));
     ++seq;
   }
   const auto journal = history.encode(seq);
