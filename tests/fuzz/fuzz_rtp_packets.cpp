@@ -4,6 +4,7 @@
 // decodes encodes back to the same value; everything played is a complete MIDI message; what
 // the sender journals is a valid journal that changes nothing for a receiver that missed nothing.
 
+#include "check.hpp"
 #include "midi/midi_message.hpp"
 #include "rtpmidi/recovery_journal.hpp"
 #include "rtpmidi/rtp_midi_packet.hpp"
@@ -11,7 +12,6 @@
 #include "rtpmidi/sysex_segments.hpp"
 
 #include <cstdint>
-#include <cstdlib>
 #include <span>
 #include <variant>
 #include <vector>
@@ -22,51 +22,47 @@ using Bytes = std::span<const std::uint8_t>;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
 void session_packet(Bytes bytes) {
   const DecodedSession decoded = decode_session(bytes);
-  check(bool(decoded) == false || is_session_packet(bytes));
+  FUZZ_CHECK(bool(decoded) == false || is_session_packet(bytes));
   if (!decoded) return;
   const auto encoded = std::visit([](const auto& p) { return encode(p); }, *decoded.packet);
   const DecodedSession again = decode_session(encoded);
-  check(again && *again.packet == *decoded.packet);
+  FUZZ_CHECK(again && *again.packet == *decoded.packet);
 }
 
 void recover_journal(JournalRecovery& receiver, Bytes journal) {
   const bool valid = is_valid_journal(journal);
   const Recovery recovery = receiver.recover(journal);
-  check(recovery.malformed == !valid);
-  check(!recovery.malformed || recovery.messages.empty());
+  FUZZ_CHECK(recovery.malformed == !valid);
+  FUZZ_CHECK(!recovery.malformed || recovery.messages.empty());
   for (const auto& message : recovery.messages)
-    check(midi::is_complete_message(message));
+    FUZZ_CHECK(midi::is_complete_message(message));
 }
 
 void midi_packet(Bytes bytes, std::uint8_t running_status) {
   const DecodedRtp decoded = decode_midi_packet(bytes, running_status);
   if (!decoded) return;
   const MidiPacket& packet = *decoded.packet;
-  check(packet.has_journal || packet.journal.empty());
+  FUZZ_CHECK(packet.has_journal || packet.journal.empty());
   std::size_t length = 0;
   for (std::size_t i = 0; i < packet.commands.size(); ++i) {
     const MidiCommand& command = packet.commands[i];
-    check(!command.bytes.empty() && command.bytes.front() >= 0x80);
+    FUZZ_CHECK(!command.bytes.empty() && command.bytes.front() >= 0x80);
     // Anything but a SysEx segment is a message a MIDI port takes as it is.
     const std::uint8_t status = command.bytes.front();
-    if (status != 0xf0 && status != 0xf7) check(midi::is_complete_message(command.bytes));
+    if (status != 0xf0 && status != 0xf7) FUZZ_CHECK(midi::is_complete_message(command.bytes));
     length += encoded_size(command, i == 0);
   }
   // Running status expanded, the section may no longer fit the 12-bit length.
   if (length <= max_command_section) {
     const auto encoded = encode_midi_packet(packet.header, packet.commands, packet.journal);
     const DecodedRtp again = decode_midi_packet(encoded);
-    check(bool(again));
-    check(again.packet->header == packet.header);
-    check(again.packet->commands == packet.commands);
-    check(std::equal(packet.journal.begin(), packet.journal.end(), again.packet->journal.begin(),
-                     again.packet->journal.end()));
+    FUZZ_CHECK(bool(again));
+    FUZZ_CHECK(again.packet->header == packet.header);
+    FUZZ_CHECK(again.packet->commands == packet.commands);
+    FUZZ_CHECK(std::equal(packet.journal.begin(), packet.journal.end(),
+                          again.packet->journal.begin(), again.packet->journal.end()));
   }
   if (packet.has_journal) {
     JournalRecovery receiver;
@@ -85,22 +81,22 @@ void sysex(Bytes bytes) {
     const SysexAssembler::Result result = assembler.take(bytes.subspan(at, n));
     at += n;
     if (result.outcome != SysexAssembler::Outcome::complete) {
-      check(result.message.empty());
+      FUZZ_CHECK(result.message.empty());
       continue;
     }
-    check(!assembler.in_progress());
+    FUZZ_CHECK(!assembler.in_progress());
     const auto& message = result.message;
-    check(message.size() >= 2 && message.size() <= 16u + bytes[0]);
-    check(message.front() == 0xf0 && message.back() == 0xf7);
+    FUZZ_CHECK(message.size() >= 2 && message.size() <= 16u + bytes[0]);
+    FUZZ_CHECK(message.front() == 0xf0 && message.back() == 0xf7);
     // Split and reassembled, a SysEx comes out whole.
     SysexAssembler whole;
     const auto segments = split_sysex(message, 3 + bytes[0] % 8);
     for (std::size_t i = 0; i < segments.size(); ++i) {
       const auto r = whole.take(segments[i]);
       if (i + 1 < segments.size()) {
-        check(r.outcome == SysexAssembler::Outcome::incomplete);
+        FUZZ_CHECK(r.outcome == SysexAssembler::Outcome::incomplete);
       } else {
-        check(r.outcome == SysexAssembler::Outcome::complete && r.message == message);
+        FUZZ_CHECK(r.outcome == SysexAssembler::Outcome::complete && r.message == message);
       }
     }
   }
@@ -119,15 +115,16 @@ void journal_history(Bytes bytes) {
                                      static_cast<std::uint8_t>(bytes[at + 2] & 0x7f)};
     history.record(seq, message);
     receiver.observe(message);
-    if (bytes[at + 1] & bytes[at + 2] & 0x80) history.acknowledge(static_cast<std::uint16_t>(seq - bytes[at] % 4));
+    if (bytes[at + 1] & bytes[at + 2] & 0x80)
+      history.acknowledge(static_cast<std::uint16_t>(seq - bytes[at] % 4));
     ++seq;
   }
   const auto journal = history.encode(seq);
-  check(journal.empty() == history.empty());
+  FUZZ_CHECK(journal.empty() == history.empty());
   if (journal.empty()) return;
-  check(is_valid_journal(journal));
+  FUZZ_CHECK(is_valid_journal(journal));
   const Recovery recovery = receiver.recover(journal);
-  check(!recovery.malformed && recovery.messages.empty());
+  FUZZ_CHECK(!recovery.malformed && recovery.messages.empty());
   JournalRecovery stranger;
   recover_journal(stranger, journal);
 }

@@ -5,12 +5,12 @@
 // every datagram the session sends decodes.
 // The script is read as session_script.hpp describes.
 
+#include "check.hpp"
 #include "midi/midi_message.hpp"
 #include "rtpmidi/session.hpp"
 #include "session_script.hpp"
 
 #include <cstdint>
-#include <cstdlib>
 #include <set>
 #include <span>
 #include <string>
@@ -20,10 +20,6 @@ using namespace midimesh;
 using namespace midimesh::rtpmidi;
 
 namespace {
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
 
 class Reader {
 public:
@@ -89,32 +85,32 @@ public:
 
 private:
   void verify() {
-    check(no_decrease(counters_, session_.counters()));
+    FUZZ_CHECK(no_decrease(counters_, session_.counters()));
     counters_ = session_.counters();
     for (const SessionEvent& event : session_.take_events()) {
       if (const auto* e = std::get_if<ParticipantJoined>(&event)) {
-        check(joined_.insert(e->ssrc).second);
+        FUZZ_CHECK(joined_.insert(e->ssrc).second);
       } else if (const auto* e = std::get_if<ParticipantMidi>(&event)) {
-        check(joined_.count(e->ssrc) == 1);
-        check(midi::is_complete_message(e->message));
+        FUZZ_CHECK(joined_.count(e->ssrc) == 1);
+        FUZZ_CHECK(midi::is_complete_message(e->message));
       } else if (const auto* e = std::get_if<ParticipantLeft>(&event)) {
-        check(joined_.erase(e->ssrc) == 1);
+        FUZZ_CHECK(joined_.erase(e->ssrc) == 1);
       }
     }
     for (const Datagram& d : session_.take_datagrams()) {
       if (is_session_packet(d.bytes)) {
-        check(bool(decode_session(d.bytes)));
+        FUZZ_CHECK(bool(decode_session(d.bytes)));
       } else {
-        check(d.port == Port::data);
+        FUZZ_CHECK(d.port == Port::data);
         const DecodedRtp rtp = decode_midi_packet(d.bytes);
-        check(bool(rtp));
-        check(!rtp.packet->has_journal || is_valid_journal(rtp.packet->journal));
+        FUZZ_CHECK(bool(rtp));
+        FUZZ_CHECK(!rtp.packet->has_journal || is_valid_journal(rtp.packet->journal));
       }
     }
     std::size_t joined = 0;
     for (const ParticipantInfo& p : session_.participants())
       joined += joined_.count(p.ssrc);
-    check(joined == joined_.size());
+    FUZZ_CHECK(joined == joined_.size());
   }
 
   Session session_;
