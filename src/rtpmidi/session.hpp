@@ -118,7 +118,8 @@ public:
   // (0: forever, and again whenever it leaves: --rtp-midi-connect keeps its peer).
   void invite(const Endpoint& control, std::uint64_t now_us, unsigned attempts = 0);
   // Queues one complete MIDI message for every joined participant except `except_ssrc`
-  // (the participant it came from, if any). Sent by flush().
+  // (the participant it came from, if any). Sent by flush(). A lone F7 (EOX), which RTP-MIDI
+  // cannot carry, is dropped.
   void send(std::span<const std::uint8_t> message, std::optional<std::uint32_t> except_ssrc);
   // Queues one message for one joined participant only (note-offs for what a source left
   // sounding there).
