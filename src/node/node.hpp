@@ -196,6 +196,7 @@ private:
   // What the node keeps for each member it bridges: its sequences on the mesh.
   struct MemberSequences {
     std::uint64_t next_seq = 0, status_seq = 0;
+    std::uint64_t joined_us = 0; // its uptime in status reports counts from here
   };
   std::map<std::string, MemberSequences> member_seqs_;
   std::uint64_t next_member_hello_us_ = 0;

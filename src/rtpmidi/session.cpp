@@ -106,13 +106,9 @@ void Session::on_session_packet(Port port, const Endpoint& from,
             }
           },
           [&](const ClockSync& packet) {
-            const auto it = participants_.find(packet.ssrc);
-            if (it == participants_.end()) {
-              ++counters_.unknown_ssrc;
-              return;
-            }
-            Participant& p = it->second;
-            p.heard_us = now_us;
+            Participant* const known = heard_from(packet.ssrc, now_us);
+            if (!known) return;
+            Participant& p = *known;
             ClockSync answer{config_.ssrc, 0, packet.timestamps};
             switch (packet.count) {
             case 0:
@@ -139,13 +135,9 @@ void Session::on_session_packet(Port port, const Endpoint& from,
             }
           },
           [&](const ReceiverFeedback& packet) {
-            const auto it = participants_.find(packet.ssrc);
-            if (it == participants_.end()) {
-              ++counters_.unknown_ssrc;
-              return;
-            }
-            Participant& p = it->second;
-            p.heard_us = now_us;
+            Participant* const known = heard_from(packet.ssrc, now_us);
+            if (!known) return;
+            Participant& p = *known;
             // Only a sequence number we have sent moves the checkpoint.
             const auto last_sent = static_cast<std::uint16_t>(p.next_seq - 1);
             if (static_cast<std::uint16_t>(last_sent - packet.seq) < 0x8000)
@@ -546,6 +538,16 @@ std::vector<ParticipantInfo> Session::participants() const {
   for (const auto& [ssrc, p] : participants_)
     out.push_back(ParticipantInfo{ssrc, p.name, p.control, p.data, p.we_invited, p.rtt_us, p.lost});
   return out;
+}
+
+Session::Participant* Session::heard_from(std::uint32_t ssrc, std::uint64_t now_us) {
+  const auto it = participants_.find(ssrc);
+  if (it == participants_.end()) {
+    ++counters_.unknown_ssrc;
+    return nullptr;
+  }
+  it->second.heard_us = now_us;
+  return &it->second;
 }
 
 void Session::refuse(Port port, const Endpoint& to, std::uint32_t token, std::uint64_t now_us) {

@@ -294,9 +294,8 @@ std::uint64_t read_count(const msgpack::object_map& map, std::string_view key) {
 std::vector<std::uint8_t> encode_payload(const Hello& h) {
   return MapWriter(13)("name", h.name)("role", h.role == Role::hub ? "hub" : "node")(
              "program", h.program)("mesh", h.mesh)("priority", h.priority)("eligible", h.eligible)(
-             "forced", h.forced)("hub", h.hub)("term", h.term)("hub_port", h.hub_port)("address",
-                                                                                       h.address)(
-             "kind", h.kind)("via", h.via)
+             "forced", h.forced)("hub", h.hub)("term", h.term)("hub_port", h.hub_port)(
+             "address", h.address)("kind", h.kind)("via", h.via)
       .bytes();
 }
 
@@ -309,10 +308,9 @@ std::vector<std::uint8_t> encode_payload(const Status& s) {
              "role", s.role)("hub", s.hub)("protocol", s.protocol)("term", s.term)(
              "uptime_ms", s.uptime_ms)("midi_in", s.midi_in)("midi_in_bytes", s.midi_in_bytes)(
              "midi_out", s.midi_out)("midi_out_bytes", s.midi_out_bytes)("lost", s.lost)(
-             "malformed", s.malformed)("rtt_us", s.rtt_us)("offset_us", s.offset_us)("peers",
-                                                                                     s.peers)(
-             "kind", s.kind)("via", s.via)("rtp_port", s.rtp_port)("rtp_lost", s.rtp_lost)(
-             "rtp_recovered", s.rtp_recovered)("rtp_bad", s.rtp_bad)
+             "malformed", s.malformed)("rtt_us", s.rtt_us)("offset_us", s.offset_us)(
+             "peers", s.peers)("kind", s.kind)("via", s.via)("rtp_port", s.rtp_port)(
+             "rtp_lost", s.rtp_lost)("rtp_recovered", s.rtp_recovered)("rtp_bad", s.rtp_bad)
       .bytes();
 }
 
