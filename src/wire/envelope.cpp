@@ -231,8 +231,8 @@ Parsed parse(std::span<const std::uint8_t> frame) {
   const auto fields = in.array();
   if (!fields || *fields < 1) return result;
   const auto version = in.uint();
-  if (!version || *version > UINT32_MAX) return result;
-  result.version = static_cast<std::uint32_t>(*version);
+  if (!version) return result;
+  result.version = *version; // any integer >= 0, however large, names a version: not garbage
   if (*version != protocol_version) {
     // Checked before the shape: another version may lay out its fields differently.
     result.error = DecodeError::version_mismatch;
@@ -251,7 +251,7 @@ Parsed parse(std::span<const std::uint8_t> frame) {
     return result;
   }
   result.view = EnvelopeView{
-      result.version, static_cast<std::uint8_t>(*type), *sender, *seq, *time_us, *payload};
+      protocol_version, static_cast<std::uint8_t>(*type), *sender, *seq, *time_us, *payload};
   return result;
 }
 

@@ -158,6 +158,11 @@ TEST_CASE("another protocol version is named, whatever its shape") {
   CHECK(wider.error == DecodeError::version_mismatch);
   CHECK(wider.version == 3);
   CHECK(decode(pack(std::make_tuple(0))).error == DecodeError::version_mismatch);
+  // A version past 2^32 is another version too, not garbage.
+  const Decoded huge = decode(pack(std::make_tuple(std::uint64_t{1} << 40, 1, "x", 0, 0)));
+  CHECK(huge.error == DecodeError::version_mismatch);
+  CHECK(huge.version == std::uint64_t{1} << 40);
+  CHECK(decode(pack(std::make_tuple(UINT64_MAX))).error == DecodeError::version_mismatch);
 }
 
 TEST_CASE("a sender id that is not 16 lowercase hex digits is refused") {
