@@ -57,8 +57,10 @@ private:
         continue;
       }
       if (daemon_gone(err)) return lost(now_us, err);
-      log::error(component, "cannot announce {} \"{}\" (error {}); it can still be invited by "
-                 "address", type_, name, err);
+      log::error(component,
+                 "cannot announce {} \"{}\" (error {}); it can still be invited by "
+                 "address",
+                 type_, name, err);
       given_up_ = true;
       return;
     }
@@ -68,14 +70,15 @@ private:
     ref_.reset();
     retry_at_ = now_us + retry_interval_us;
     if (!down_logged_)
-      log::warn(component, "cannot announce {} \"{}\": no mDNS daemon (error {}); trying again "
+      log::warn(component,
+                "cannot announce {} \"{}\": no mDNS daemon (error {}); trying again "
                 "every 2 s. Macs and iPads can still invite this node by address",
                 type_, name_, err);
     down_logged_ = true;
   }
 
-  static void registered(DNSServiceRef, DNSServiceFlags, DNSServiceErrorType err,
-                         const char* name, const char*, const char*, void* context) {
+  static void registered(DNSServiceRef, DNSServiceFlags, DNSServiceErrorType err, const char* name,
+                         const char*, const char*, void* context) {
     auto* self = static_cast<DnsSdAdvertisement*>(context);
     if (err == kDNSServiceErr_NameConflict && self->attempt_ < max_name_attempts) {
       ++self->attempt_;

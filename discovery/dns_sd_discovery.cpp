@@ -30,13 +30,11 @@
 #include <set>
 #include <tuple>
 
-
 namespace midimesh::discovery {
 namespace {
 
 constexpr std::string_view component = "mdns";
 constexpr std::uint64_t retry_interval_us = 2'000'000;
-
 
 std::string address_text(std::uint16_t rrtype, const void* rdata, std::uint16_t rdlen,
                          std::uint32_t ifindex) {

@@ -31,7 +31,7 @@ std::uint32_t random_ssrc() {
 
 RtpBridge::RtpBridge(Listener& listener, RtpConfig config, std::string (*make_id)())
     : listener_(listener), config_(std::move(config)), make_id_(make_id),
-      sockets_(bind_port_pair(config_.port)),
+      sockets_(bind_port_pair(config_.port, config_.bind_address)),
       session_(rtpmidi::SessionConfig{.name = config_.session_name, .ssrc = random_ssrc()}),
       buffer_(65536) {
   if (port() != config_.port)
@@ -134,11 +134,10 @@ void RtpBridge::handle_events() {
     } else if (auto* left = std::get_if<rtpmidi::ParticipantLeft>(&event)) {
       auto it = members_.find(left->ssrc);
       if (it == members_.end()) continue;
-      const std::string why = left->reason == rtpmidi::LeaveReason::bye
-                                  ? "said goodbye"
-                                  : left->reason == rtpmidi::LeaveReason::silent
-                                        ? "went silent"
-                                        : "was replaced by a new connection";
+      const std::string why = left->reason == rtpmidi::LeaveReason::bye ? "said goodbye"
+                              : left->reason == rtpmidi::LeaveReason::silent
+                                  ? "went silent"
+                                  : "was replaced by a new connection";
       if (left->reason == rtpmidi::LeaveReason::silent)
         log::warn(component, "\"{}\" went silent; releasing its notes", it->second.name);
       else

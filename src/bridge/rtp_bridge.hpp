@@ -24,6 +24,7 @@ namespace midimesh::bridge {
 
 struct RtpConfig {
   std::uint16_t port = 5004; // control port; data is port + 1
+  std::string bind_address = "*"; // numeric, or "*": every interface (as --bind)
   std::string session_name;  // announced to participants and by mDNS
   // Sessions to invite (--rtp-midi-connect), each "HOST" or "HOST:PORT" already split.
   struct Remote {
@@ -38,7 +39,7 @@ struct Member {
   std::string id;   // its mesh id
   std::string name; // its session name, as it announced it
   std::uint32_t ssrc = 0;
-  rtpmidi::Endpoint address; // its control port
+  rtpmidi::Endpoint address;                      // its control port
   std::uint64_t midi_in = 0, midi_in_bytes = 0;   // from the mesh, sent to it
   std::uint64_t midi_out = 0, midi_out_bytes = 0; // from it, into the mesh
 };

@@ -55,14 +55,15 @@ bool to_sockaddr(const rtpmidi::Endpoint& to, sockaddr_in6& out) {
     const std::string scope = host.substr(percent + 1);
     host.resize(percent);
     out.sin6_scope_id = ::if_nametoindex(scope.c_str());
-    if (!out.sin6_scope_id) out.sin6_scope_id = static_cast<std::uint32_t>(std::atoi(scope.c_str()));
+    if (!out.sin6_scope_id)
+      out.sin6_scope_id = static_cast<std::uint32_t>(std::atoi(scope.c_str()));
   }
   return ::inet_pton(AF_INET6, host.c_str(), &out.sin6_addr) == 1;
 }
 
 } // namespace
 
-UdpSocket::UdpSocket(std::uint16_t port) {
+UdpSocket::UdpSocket(std::uint16_t port, const std::string& address_text) {
   fd_ = ::socket(AF_INET6, SOCK_DGRAM, 0);
   if (fd_ < 0) throw UdpError(fmt::format("cannot open a UDP socket: {}", std::strerror(errno)));
   const int off = 0;
@@ -72,6 +73,11 @@ UdpSocket::UdpSocket(std::uint16_t port) {
   sockaddr_in6 address{};
   address.sin6_family = AF_INET6;
   address.sin6_addr = in6addr_any;
+  if (address_text != "*" && !address_text.empty() && !to_sockaddr({address_text, port}, address)) {
+    ::close(fd_);
+    fd_ = -1;
+    throw UdpError(fmt::format("\"{}\" is not a numeric address to listen on", address_text));
+  }
   address.sin6_port = htons(port);
   if (::bind(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
     const int error = errno;
@@ -103,8 +109,8 @@ UdpSocket& UdpSocket::operator=(UdpSocket&& other) noexcept {
 std::optional<UdpSocket::Received> UdpSocket::receive(std::span<std::uint8_t> buffer) {
   sockaddr_storage from{};
   socklen_t length = sizeof from;
-  const ssize_t n = ::recvfrom(fd_, buffer.data(), buffer.size(), 0,
-                               reinterpret_cast<sockaddr*>(&from), &length);
+  const ssize_t n =
+      ::recvfrom(fd_, buffer.data(), buffer.size(), 0, reinterpret_cast<sockaddr*>(&from), &length);
   if (n < 0) return std::nullopt;
   return Received{endpoint_of(from), static_cast<std::size_t>(n)};
 }
@@ -116,11 +122,11 @@ bool UdpSocket::send(const rtpmidi::Endpoint& to, std::span<const std::uint8_t> 
                   sizeof address) == static_cast<ssize_t>(bytes.size());
 }
 
-UdpPortPair bind_port_pair(std::uint16_t port) {
-  auto try_pair = [](std::uint16_t control_port) -> std::optional<UdpPortPair> {
+UdpPortPair bind_port_pair(std::uint16_t port, const std::string& address) {
+  auto try_pair = [&](std::uint16_t control_port) -> std::optional<UdpPortPair> {
     try {
-      UdpSocket control(control_port);
-      UdpSocket data(static_cast<std::uint16_t>(control.port() + 1));
+      UdpSocket control(control_port, address);
+      UdpSocket data(static_cast<std::uint16_t>(control.port() + 1), address);
       return UdpPortPair{std::move(control), std::move(data)};
     } catch (const UdpError&) {
       return std::nullopt;

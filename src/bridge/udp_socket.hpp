@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <optional>
 #include <span>
-#include <string>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace midimesh::bridge {
@@ -21,8 +21,9 @@ public:
 
 class UdpSocket {
 public:
-  // Binds `port` (0: any free port). Throws UdpError when it cannot (e.g. the port is taken).
-  explicit UdpSocket(std::uint16_t port);
+  // Binds `port` (0: any free port) on `address` (numeric; "*": every interface). Throws
+  // UdpError when it cannot (e.g. the port is taken).
+  explicit UdpSocket(std::uint16_t port, const std::string& address = "*");
   ~UdpSocket();
   UdpSocket(UdpSocket&& other) noexcept;
   UdpSocket& operator=(UdpSocket&& other) noexcept;
@@ -55,7 +56,7 @@ struct UdpPortPair {
   UdpSocket control;
   UdpSocket data;
 };
-UdpPortPair bind_port_pair(std::uint16_t port);
+UdpPortPair bind_port_pair(std::uint16_t port, const std::string& address = "*");
 
 // Resolves HOST (a name or a numeric address) to numeric addresses, IPv4 first. Blocking: for
 // start-up and rare retries only. Empty when it does not resolve.

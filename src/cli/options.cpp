@@ -47,7 +47,7 @@ Parsed parse(int argc, char** argv) {
       ->type_name("PORT")
       ->check(CLI::Range(1, 65534))
       ->capture_default_str();
-  app.add_option("--bind", config.bind_address, "Address the hub listens on (*: all, IPv4+6)")
+  app.add_option("--bind", config.bind_address, "Address the hub and the RTP-MIDI session listen on (*: all, IPv4+6)")
       ->type_name("ADDR")
       ->capture_default_str();
   app.add_option("--name", config.name, "Name the others see (default: host name)")

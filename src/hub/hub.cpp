@@ -66,6 +66,7 @@ Hub::Hub(zmq::context_t& context, const HubConfig& config)
   // After binding: a hub that cannot bind leaves no monitor endpoint behind.
   xsub_monitor_ = monitor(context, xsub_, config_.inproc_prefix + "-monitor-in");
   xpub_monitor_ = monitor(context, xpub_, config_.inproc_prefix + "-monitor-out");
+  monitors_monitor_ = monitor(context, monitors_, config_.inproc_prefix + "-monitor-monitor");
   xsub_.bind(local_publish());
   xpub_.bind(local_subscribe());
   // XSUB forwards nothing until it subscribes; the hub wants every topic from every node.
@@ -114,9 +115,11 @@ void Hub::add_poll_items(std::vector<zmq::pollitem_t>& items) {
   items.push_back({xpub_.handle(), 0, ZMQ_POLLIN, 0});
   items.push_back({xsub_monitor_.handle(), 0, ZMQ_POLLIN, 0});
   items.push_back({xpub_monitor_.handle(), 0, ZMQ_POLLIN, 0});
+  items.push_back({monitors_monitor_.handle(), 0, ZMQ_POLLIN, 0});
 }
 
 void Hub::on_poll(const zmq::pollitem_t* items, std::uint64_t now_us) {
+  now_us_ = now_us;
   if (items[1].revents & ZMQ_POLLIN) read_subscriptions(); // first: a hold may end with it
   const bool held_until_now = end_hold(now_us);
   if (!holding() && (held_until_now || (items[0].revents & ZMQ_POLLIN))) forward(now_us);
@@ -124,6 +127,8 @@ void Hub::on_poll(const zmq::pollitem_t* items, std::uint64_t now_us) {
     read_monitor(xsub_monitor_, xsub_handshakes_, "publish", now_us);
   if (items[3].revents & ZMQ_POLLIN)
     read_monitor(xpub_monitor_, xpub_handshakes_, "subscribe", now_us);
+  if (items[4].revents & ZMQ_POLLIN)
+    read_monitor(monitors_monitor_, monitors_handshakes_, "monitor", now_us);
 }
 
 void Hub::forward(std::uint64_t now_us) {
@@ -204,9 +209,17 @@ void Hub::read_subscriptions() {
       ++counters_.receivers;
     else if (counters_.receivers > 0)
       --counters_.receivers;
-    log::info(component, "receiver {} {} ({} attached)",
+    ++counters_.subscription_changes;
+    ++(subscribe ? attached_since_log_ : detached_since_log_);
+    // Anyone can connect and disconnect in a loop: one line at once, then a sum per interval.
+    std::uint64_t suppressed = 0;
+    if (!subscription_log_.admit(now_us_, suppressed)) continue;
+    log::info(component, "receiver {} {} ({} attached){}",
               wire_printable(id) ? std::string(id) : std::string("(unnamed)"),
-              subscribe ? "attached" : "detached", counters_.receivers);
+              subscribe ? "attached" : "detached", counters_.receivers,
+              suppressed ? fmt::format("; {} more change(s) since the last report", suppressed)
+                         : "");
+    attached_since_log_ = detached_since_log_ = 0;
   }
 }
 
@@ -265,6 +278,13 @@ void Hub::reject_connection(const char* which, const std::string& endpoint, std:
 
 void Hub::tick(std::uint64_t now_us) {
   std::uint64_t suppressed = 0;
+  if (subscription_log_.flush(now_us, suppressed)) {
+    log::info(component,
+              "receivers: {} attached and {} detached since the last report ({} "
+              "attached now)",
+              attached_since_log_, detached_since_log_, counters_.receivers);
+    attached_since_log_ = detached_since_log_ = 0;
+  }
   for (auto& [verdict, throttle] : refusal_log_)
     if (throttle.flush(now_us, suppressed))
       log::warn(component, "dropped {} more message(s): {}", suppressed, describe(verdict));
@@ -275,7 +295,8 @@ void Hub::tick(std::uint64_t now_us) {
 
 void Hub::close(int linger_ms) {
   xpub_.set(zmq::sockopt::linger, linger_ms);
-  for (zmq::socket_t* s : {&xsub_monitor_, &xpub_monitor_, &xsub_, &xpub_, &monitors_})
+  for (zmq::socket_t* s :
+       {&xsub_monitor_, &xpub_monitor_, &monitors_monitor_, &xsub_, &xpub_, &monitors_})
     s->close();
 }
 
@@ -285,14 +306,15 @@ std::string Hub::stats() const {
     refused += n;
   return fmt::format("forwarded={} forwarded_bytes={} refused={} malformed={} "
                      "version_mismatch={} too_large={} spoofed={} rejected_connections={} "
-                     "receivers={}",
+                     "receivers={} subscription_changes={}",
                      counters_.forwarded, counters_.forwarded_bytes, refused,
                      counters_.refused[static_cast<std::size_t>(Verdict::malformed)] +
                          counters_.refused[static_cast<std::size_t>(Verdict::wrong_frame_count)],
                      counters_.refused[static_cast<std::size_t>(Verdict::version_mismatch)],
                      counters_.refused[static_cast<std::size_t>(Verdict::too_large)],
                      counters_.refused[static_cast<std::size_t>(Verdict::spoofed_sender)],
-                     counters_.rejected_connections, counters_.receivers);
+                     counters_.rejected_connections, counters_.receivers,
+                     counters_.subscription_changes);
 }
 
 } // namespace midimesh::hub

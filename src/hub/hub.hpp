@@ -39,6 +39,7 @@ struct HubCounters {
   std::uint64_t status_reports = 0;       // telemetry passed to the monitor port
   std::uint64_t rejected_connections = 0; // failed the ZMTP handshake: garbage on our ports
   std::uint64_t receivers = 0;            // nodes subscribed right now
+  std::uint64_t subscription_changes = 0; // receivers attached or detached, in total
 };
 
 class Hub {
@@ -58,7 +59,7 @@ public:
   // The base port as bound (the real one when the config asked for any free port).
   std::uint16_t port() const noexcept { return port_; }
 
-  static constexpr std::size_t poll_item_count = 4;
+  static constexpr std::size_t poll_item_count = 5;
   void add_poll_items(std::vector<zmq::pollitem_t>& items);
   // `items` points at the first of the poll_item_count items add_poll_items added.
   void on_poll(const zmq::pollitem_t* items, std::uint64_t now_us);
@@ -103,6 +104,7 @@ private:
   zmq::socket_t monitors_; // PUB: status reports only, so watching the mesh costs MIDI nothing
   zmq::socket_t xsub_monitor_;
   zmq::socket_t xpub_monitor_;
+  zmq::socket_t monitors_monitor_; // garbage on the monitor port is counted like on the others
   std::string publish_endpoint_;
   std::string subscribe_endpoint_;
   std::string monitor_endpoint_;
@@ -110,7 +112,10 @@ private:
   HubCounters counters_;
   std::map<Verdict, log::Throttle> refusal_log_;
   log::Throttle garbage_log_;
-  Handshakes xsub_handshakes_, xpub_handshakes_;
+  Handshakes xsub_handshakes_, xpub_handshakes_, monitors_handshakes_;
+  log::Throttle subscription_log_;
+  std::uint64_t attached_since_log_ = 0, detached_since_log_ = 0;
+  std::uint64_t now_us_ = 0;       // of the last on_poll()
   std::size_t hold_receivers_ = 0; // 0: not holding
   std::uint64_t hold_until_us_ = 0;
 };

@@ -22,7 +22,8 @@ std::size_t expected_length(std::uint8_t status) noexcept {
 }
 
 bool is_complete_message(std::span<const std::uint8_t> bytes) noexcept {
-  if (bytes.empty() || bytes[0] < 0x80) return false;
+  // A lone F7 (end of SysEx) ends nothing: PROTOCOL.md lists it with no complete message.
+  if (bytes.empty() || bytes[0] < 0x80 || bytes[0] == 0xF7) return false;
   if (bytes[0] == 0xF0) {
     if (bytes.size() < 2 || bytes.back() != 0xF7) return false;
     for (std::size_t i = 1; i + 1 < bytes.size(); ++i)

@@ -18,7 +18,9 @@ std::uint64_t wall_now_us() {
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string host_of(const rtpmidi::Endpoint& endpoint) { return endpoint.host; }
+std::string host_of(const rtpmidi::Endpoint& endpoint) {
+  return endpoint.host;
+}
 
 } // namespace
 
@@ -27,11 +29,21 @@ void Node::start_rtp_midi() {
     log::info("rtp-midi", "RTP-MIDI session disabled (--no-rtp-midi)");
     return;
   }
+  config_.rtp.bind_address = config_.bind_address;
   if (config_.rtp.session_name.empty())
     config_.rtp.session_name = fmt::format("midimesh {} ({})", config_.mesh, config_.name);
+  bridge::RtpBridge::Listener& listener = *this; // a private base: convert here
   try {
-    bridge::RtpBridge::Listener& listener = *this; // a private base: convert here
-    rtp_ = std::make_unique<bridge::RtpBridge>(listener, config_.rtp, &make_node_id);
+    try {
+      rtp_ = std::make_unique<bridge::RtpBridge>(listener, config_.rtp, &make_node_id);
+    } catch (const bridge::UdpError& e) {
+      if (config_.rtp.bind_address == "*") throw;
+      // --bind may name an interface, which ZeroMQ understands and a UDP socket does not.
+      log::warn("rtp-midi", "{}; the RTP-MIDI session listens on every interface instead",
+                e.what());
+      config_.rtp.bind_address = "*";
+      rtp_ = std::make_unique<bridge::RtpBridge>(listener, config_.rtp, &make_node_id);
+    }
   } catch (const bridge::UdpError& e) {
     log::error("rtp-midi",
                "no RTP-MIDI session: {}. Macs and iPads cannot join through this node; the "
@@ -40,8 +52,8 @@ void Node::start_rtp_midi() {
     return;
   }
 #ifdef MIDIMESH_HAVE_DNS_SD
-  rtp_advertisement_ = discovery::make_dns_sd_advertisement(
-      discovery::apple_midi_service_type, config_.rtp.session_name, rtp_->port());
+  rtp_advertisement_ = discovery::make_dns_sd_advertisement(discovery::apple_midi_service_type,
+                                                            config_.rtp.session_name, rtp_->port());
 #endif
 }
 
@@ -61,7 +73,7 @@ wire::Hello Node::member_hello(const bridge::Member& member) const {
 
 void Node::member_joined(const bridge::Member& member) {
   ++counters_.rtp_joined;
-  member_seqs_[member.id] = {};
+  member_seqs_[member.id] = {.joined_us = now_us_};
   auto& seqs = member_seqs_[member.id];
   (void)link_.publish_as(member.id, seqs.next_seq, wire::MessageType::hello,
                          wire::encode_payload(member_hello(member)), wall_now_us());
@@ -116,7 +128,7 @@ void Node::report_members(std::uint64_t now_us) {
     s.role = "node";
     s.hub = target_;
     s.term = term_;
-    s.uptime_ms = 0;
+    s.uptime_ms = (now_us - it->second.joined_us) / 1000; // meshtop's rates are timed by it
     s.midi_in = member.midi_in;
     s.midi_in_bytes = member.midi_in_bytes;
     s.midi_out = member.midi_out;
@@ -130,7 +142,6 @@ void Node::report_members(std::uint64_t now_us) {
     (void)link_.publish_report(wire::MessageType::status, wire::encode_payload(s), wall_now_us(),
                                it->second.status_seq++, member.id);
   }
-  (void)now_us;
 }
 
 void Node::members_leave(const std::string& why) {

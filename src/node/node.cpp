@@ -67,6 +67,7 @@ Node::Node(NodeConfig config)
     log::info(component, "joining the hub at {} (publish {}, subscribe {})",
               config_.hub_address.host, pub, sub);
     link_.connect(pub, sub);
+    last_mesh_rx_us_ = now_us_;
   } else {
     start_roles(steady_us());
   }
@@ -181,7 +182,19 @@ void Node::on_mesh_readable(std::uint64_t now_us) {
     (void)link_.subscriber().recv(body, zmq::recv_flags::none);
     while (body.more()) // a v1 message has two frames; skip the rest of a longer one
       (void)link_.subscriber().recv(body, zmq::recv_flags::none);
+    last_mesh_rx_us_ = now_us;
     const wire::Decoded decoded = wire::decode({body.data<std::uint8_t>(), body.size()});
+    if (decoded && topic.to_string_view() != decoded.envelope->sender) {
+      // The hub refuses these; one that gets here came through a hub that does not check.
+      ++counters_.malformed;
+      std::uint64_t suppressed = 0;
+      if (malformed_log_.admit(now_us, suppressed))
+        log::warn(component,
+                  "dropped a message whose topic is not its sender {}; the node goes "
+                  "on{}",
+                  decoded.envelope->sender, suffix(suppressed));
+      continue;
+    }
     if (!decoded) {
       const std::string from(topic.to_string_view().substr(0, wire::node_id_length));
       if (decoded.error == wire::DecodeError::version_mismatch) {
@@ -213,16 +226,21 @@ void Node::on_envelope(const wire::Envelope& envelope, std::uint64_t now_us) {
   const Arrival arrival = peers_.arrive(envelope.sender, envelope.seq, now_us);
   if (arrival.stale) return;
   if (arrival.lost) {
-    counters_.lost += arrival.lost;
+    counters_.lost = saturating_add(counters_.lost, arrival.lost);
     if (arrival.burst_started)
       log::warn(component,
                 "lost {} message(s) from {} (sequence gap); counting the rest of this "
                 "burst",
                 arrival.lost, peer_label(envelope.sender));
   }
+  if (arrival.out_of_line || arrival.resync) note_sequence_event(envelope.sender, arrival, now_us);
   Peer& peer = *peers_.find(envelope.sender);
   switch (static_cast<wire::MessageType>(envelope.type)) {
   case wire::MessageType::midi:
+    if (peer.foreign_mesh) {
+      ++counters_.foreign_mesh;
+      break;
+    }
     deliver(envelope.sender, envelope.payload, now_us);
     break;
   case wire::MessageType::hello:
@@ -242,6 +260,24 @@ void Node::on_envelope(const wire::Envelope& envelope, std::uint64_t now_us) {
   }
 }
 
+void Node::note_sequence_event(const std::string& sender, const Arrival& arrival,
+                               std::uint64_t now_us) {
+  if (arrival.out_of_line) ++counters_.out_of_line;
+  if (arrival.resync) ++counters_.seq_resyncs;
+  std::uint64_t suppressed = 0;
+  if (!sequence_log_.admit(now_us, suppressed)) return;
+  if (arrival.resync)
+    log::warn(component,
+              "the numbering of {} jumped from {} to {}, too far for a loss: taken as a restart "
+              "of its numbering, nothing counted lost; receiving from it normally{}",
+              peer_label(sender), arrival.resync_from, arrival.resync_to, suffix(suppressed));
+  else
+    log::warn(component,
+              "a message under the id of {} was numbered off its line, and its next message "
+              "went on from the line: not its own (forged or corrupt); the line goes on{}",
+              peer_label(sender), suffix(suppressed));
+}
+
 void Node::on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t now_us) {
   const auto hello = wire::decode_hello(envelope.payload);
   if (!hello) {
@@ -249,12 +285,16 @@ void Node::on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t no
     return;
   }
   if (hello->mesh != config_.mesh) {
-    if (peer.name.empty())
-      log::warn(component, "ignoring peer \"{}\" ({}): it belongs to mesh \"{}\", not \"{}\"",
+    if (!peer.foreign_mesh)
+      log::warn(component,
+                "ignoring peer \"{}\" ({}): it belongs to mesh \"{}\", not \"{}\"; its MIDI "
+                "is not played",
                 hello->name, peer.id, hello->mesh, config_.mesh);
+    peer.foreign_mesh = true;
     peer.name = hello->name;
     return;
   }
+  peer.foreign_mesh = false;
   const bool first = peer.name.empty();
   peer.name = hello->name;
   peer.role = hello->role;
@@ -463,6 +503,7 @@ void Node::tick(std::uint64_t now_us) {
       link_.connected() && (link_.subscriber().get(zmq::sockopt::events) & ZMQ_POLLIN);
   if (we_were_away || backlog) return;
   if (election_) check_hub_alive(now_us);
+  if (config_.mode == Mode::connect) check_link_alive(now_us);
   for (const Peer& peer : peers_.expire(now_us, config_.peer_timeout_us)) {
     log::warn(component, "peer {} went silent for {} ms; treating it as gone",
               peer.name.empty() ? peer.id : fmt::format("\"{}\" ({})", peer.name, peer.id),
@@ -473,8 +514,29 @@ void Node::tick(std::uint64_t now_us) {
   if (election_) steer(now_us);
 }
 
+void Node::check_link_alive(std::uint64_t now_us) {
+  // The hub says hello every heartbeat. Silence means the hub is gone (ZeroMQ reconnects by
+  // itself) or that ZeroMQ closed our connection for a protocol error, such as one frame over
+  // ZMQ_MAXMSGSIZE, after which it never reconnects: rebuild the link ourselves. Until the hub
+  // was first heard there is nothing to rebuild.
+  if (target_.empty() || now_us < last_mesh_rx_us_ + config_.peer_timeout_us) return;
+  ++counters_.reconnects;
+  last_mesh_rx_us_ = now_us;
+  std::uint64_t suppressed = 0;
+  if (reconnect_log_.admit(now_us, suppressed))
+    log::warn(component,
+              "heard nothing from the hub at {} for {} ms: reconnecting to it (new sockets){}",
+              config_.hub_address.host, config_.peer_timeout_us / 1000, suffix(suppressed));
+  link_.connect(wire::publish_endpoint(config_.hub_address),
+                wire::subscribe_endpoint(config_.hub_address));
+}
+
 void Node::flush_throttled_logs(std::uint64_t now_us) {
   std::uint64_t n = 0;
+  if (reconnect_log_.flush(now_us, n))
+    log::warn(component, "reconnected to the hub {} more time(s); it is still silent", n);
+  if (sequence_log_.flush(now_us, n))
+    log::warn(component, "{} more sequence jump(s) or off-line number(s) from the mesh", n);
   if (malformed_log_.flush(now_us, n))
     log::warn(component, "dropped {} more malformed message(s) from the mesh", n);
   if (backend_log_.flush(now_us, n))
@@ -550,16 +612,19 @@ std::string Node::peer_label(const std::string& id) const {
 std::string Node::stats() const {
   std::uint64_t queue_overflows = 0;
   if (midi_) queue_overflows = midi_->input_stats().queue_overflows;
-  return fmt::format("midi_sent={} midi_sent_bytes={} midi_received={} midi_received_bytes={} "
-                     "lost={} malformed={} version_mismatch={} unknown_type={} oversize_input={} "
-                     "backend_rejected={} publish_failed={} input_overflows={} released_notes={} "
-                     "hub_changes={} refused_claims={} unanswered_claims={} term={} peers={}",
-                     counters_.midi_sent, counters_.midi_sent_bytes, counters_.midi_received,
-                     counters_.midi_received_bytes, counters_.lost, counters_.malformed,
-                     counters_.version_mismatch, counters_.unknown_type, counters_.oversize_input,
-                     counters_.backend_rejected, counters_.publish_failed, queue_overflows,
-                     counters_.released_notes, counters_.hub_changes, counters_.refused_claims,
-                     election_ ? election_->unanswered_count() : 0, term_, peers_.peers().size());
+  return fmt::format(
+      "midi_sent={} midi_sent_bytes={} midi_received={} midi_received_bytes={} "
+      "lost={} malformed={} version_mismatch={} unknown_type={} oversize_input={} "
+      "backend_rejected={} publish_failed={} input_overflows={} released_notes={} "
+      "hub_changes={} term={} peers={} seq_resyncs={} out_of_line={} foreign_mesh={} "
+      "reconnects={} refused_claims={} unanswered_claims={}",
+      counters_.midi_sent, counters_.midi_sent_bytes, counters_.midi_received,
+      counters_.midi_received_bytes, counters_.lost, counters_.malformed,
+      counters_.version_mismatch, counters_.unknown_type, counters_.oversize_input,
+      counters_.backend_rejected, counters_.publish_failed, queue_overflows,
+      counters_.released_notes, counters_.hub_changes, term_, peers_.peers().size(),
+      counters_.seq_resyncs, counters_.out_of_line, counters_.foreign_mesh, counters_.reconnects,
+      counters_.refused_claims, election_ ? election_->unanswered_count() : 0);
 }
 
 } // namespace midimesh::node

@@ -67,6 +67,10 @@ struct NodeCounters {
   std::uint64_t released_notes = 0; // note-offs sent for vanished senders
   std::uint64_t hub_changes = 0;    // failovers, hand-overs and split brains resolved
   std::uint64_t rtp_joined = 0;     // RTP-MIDI participants that joined through this node
+  std::uint64_t seq_resyncs = 0;    // senders' numberings taken as restarted (PeerTable)
+  std::uint64_t out_of_line = 0;    // numbers a sender's next message disowned: forged?
+  std::uint64_t foreign_mesh = 0;   // MIDI from senders of another mesh, not played
+  std::uint64_t reconnects = 0;     // --connect: links to the hub rebuilt after it fell silent
   // Hub claims refused: a claim through another hub's proxy, or a term no mesh reaches.
   std::uint64_t refused_claims = 0;
 };
@@ -90,6 +94,7 @@ private:
   void on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t now_us);
   void on_goodbye(const wire::Envelope& envelope, std::uint64_t now_us);
   void on_beacon(const wire::Envelope& envelope, std::uint64_t now_us);
+  void note_sequence_event(const std::string& sender, const Arrival& arrival, std::uint64_t now_us);
   void on_midi_input();
   void on_publisher_readable();
   void check_joined();
@@ -123,6 +128,7 @@ private:
   void connect_to_hub(const std::string& hub_id, std::uint64_t term, bool claimed,
                       std::uint64_t now_us);
   void check_hub_alive(std::uint64_t now_us);
+  void check_link_alive(std::uint64_t now_us); // --connect: rebuild a link ZeroMQ gave up
   void peer_lost(const std::string& id, std::uint64_t now_us);
   void announce();
   void send_beacons(std::uint64_t now_us);
@@ -203,11 +209,13 @@ private:
   // What the node keeps for each member it bridges: its sequences on the mesh.
   struct MemberSequences {
     std::uint64_t next_seq = 0, status_seq = 0;
+    std::uint64_t joined_us = 0; // its uptime in status reports counts from here
   };
   std::map<std::string, MemberSequences> member_seqs_;
   std::uint64_t next_member_hello_us_ = 0;
 
-  log::Throttle malformed_log_, backend_log_, oversize_log_;
+  log::Throttle malformed_log_, backend_log_, oversize_log_, sequence_log_, reconnect_log_;
+  std::uint64_t last_mesh_rx_us_ = 0; // when the link last delivered anything
   std::map<std::string, bool> version_warned_;
   std::vector<std::vector<std::uint8_t>> input_batch_;
 };

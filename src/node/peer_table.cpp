@@ -2,6 +2,11 @@
 
 namespace midimesh::node {
 
+// A sender's own connection delivers its messages in the order it numbered them. So a number
+// off the line (a gap ahead, or far behind: a restart) is played but trusted only once the
+// sender's next message goes on from it; if the next one goes on from where the line stood, the
+// odd number was not the sender's (forged or corrupted) and is forgotten. A number far behind
+// the line, beyond any replay, is a restart of the numbering, never a reason to mute the sender.
 Arrival PeerTable::arrive(const std::string& id, std::uint64_t seq, std::uint64_t now_us) {
   Arrival arrival;
   auto [it, inserted] = peers_.try_emplace(id);
@@ -10,20 +15,50 @@ Arrival PeerTable::arrive(const std::string& id, std::uint64_t seq, std::uint64_
   if (inserted) {
     // A peer is first heard mid-stream: what it sent before we joined is not a loss.
     peer.id = id;
+    peer.line = seq;
     arrival.new_peer = true;
-  } else if (seq < peer.next_seq) {
+    ++peer.received;
+    return arrival;
+  }
+  if (peer.pending) {
+    if (seq > peer.line && seq - peer.line == 1) {
+      peer.out_of_line = saturating_add(peer.out_of_line, 1);
+      arrival.out_of_line = true;
+      peer.pending.reset();
+    } else {
+      confirm_pending(peer, now_us, arrival);
+    }
+  }
+  if (seq > peer.line && seq - peer.line == 1) {
+    peer.line = seq;
+  } else if (seq <= peer.line && peer.line - seq < rule_.repeat_window) {
     arrival.stale = true;
     return arrival;
-  } else if (seq > peer.next_seq) {
-    arrival.lost = seq - peer.next_seq;
-    arrival.burst_started = peer.burst_lost == 0;
-    peer.lost += arrival.lost;
-    peer.burst_lost += arrival.lost;
-    peer.burst_last_us = now_us;
+  } else {
+    peer.pending = seq; // played now; trusted once the next message goes on from it
   }
-  peer.next_seq = seq + 1;
-  ++peer.received;
+  peer.received = saturating_add(peer.received, 1);
   return arrival;
+}
+
+void PeerTable::confirm_pending(Peer& peer, std::uint64_t now_us, Arrival& arrival) {
+  const std::uint64_t to = *peer.pending;
+  peer.pending.reset();
+  const std::uint64_t from = peer.line;
+  peer.line = to;
+  const std::uint64_t gap = to > from ? to - from - 1 : 0;
+  if (to < from || gap > rule_.max_gap) {
+    arrival.resync = true;
+    arrival.resync_from = from;
+    arrival.resync_to = to;
+    peer.resyncs = saturating_add(peer.resyncs, 1);
+    return;
+  }
+  arrival.lost = gap;
+  arrival.burst_started = peer.burst_lost == 0;
+  peer.lost = saturating_add(peer.lost, gap);
+  peer.burst_lost = saturating_add(peer.burst_lost, gap);
+  peer.burst_last_us = now_us;
 }
 
 Peer* PeerTable::find(const std::string& id) {

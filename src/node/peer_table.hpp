@@ -1,25 +1,46 @@
 #pragma once
 // The peers this node hears on the mesh: who they are, whether they are still alive, and how
 // many of their messages went missing. Pure code: time comes in as an argument.
+//
+// Sequence numbers are not authenticated on an open mesh: anyone can put any number under any
+// id. The rule below (PROTOCOL.md section 2, "Sequence numbers") trusts a sender's numbering only
+// as far as the order its own connection delivers confirms it, so that one stray or forged
+// number can neither mute the sender nor make its counters run backwards.
 
 #include "wire/envelope.hpp"
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace midimesh::node {
 
+struct SequenceRule {
+  // A number up to this far behind the sender's line is a repeat (a failover's replay: a sender
+  // resends at most its last 4,096 messages); further behind, the sender restarted its numbering.
+  std::uint64_t repeat_window = 4'096;
+  // A gap larger than this is no loss: the queues between a sender and a receiver hold about a
+  // quarter of it. The numbering restarted (or is not the sender's); nothing is counted lost.
+  std::uint64_t max_gap = 1'000'000;
+};
+
 struct Peer {
   std::string id;
   std::string name; // empty until its first hello
   wire::Role role = wire::Role::node;
-  bool bridged = false; // a member a node speaks for (RTP-MIDI): no hub proxy, never a hub
-  std::uint64_t next_seq = 0;
+  bool bridged = false;      // a member a node speaks for (RTP-MIDI): no hub proxy, never a hub
+  bool foreign_mesh = false; // its last hello named another mesh: its messages are not played
+  std::uint64_t line = 0;    // the newest number on the sender's line
+  // A number off the line (ahead by a gap, or far behind), played but not yet confirmed by the
+  // sender's next message.
+  std::optional<std::uint64_t> pending;
   std::uint64_t last_heard_us = 0;
   std::uint64_t received = 0;
-  std::uint64_t lost = 0; // sequence gaps, in messages
+  std::uint64_t lost = 0;        // sequence gaps, in messages (saturating)
+  std::uint64_t resyncs = 0;     // numbering restarts: far behind, or too far ahead to be a loss
+  std::uint64_t out_of_line = 0; // numbers off the line that the sender's next one disowned
   // The burst of losses being reported: counted from its first gap until it goes quiet.
   std::uint64_t burst_lost = 0;
   std::uint64_t burst_last_us = 0;
@@ -27,9 +48,14 @@ struct Peer {
 
 struct Arrival {
   bool new_peer = false;
-  std::uint64_t lost = 0;     // messages skipped just before this one
+  std::uint64_t lost = 0;     // messages confirmed lost just now (a gap the next message kept)
   bool burst_started = false; // first loss since the peer's last burst ended: log it
-  bool stale = false;         // an old or repeated sequence number: ignore the message
+  bool stale = false;         // a repeated number: ignore the message
+  bool out_of_line = false;   // the previous message's number was not the sender's: not counted
+  // The numbering restarted (confirmed by this message): the line moved from `resync_from` to
+  // `resync_to` with nothing counted lost.
+  bool resync = false;
+  std::uint64_t resync_from = 0, resync_to = 0;
 };
 
 struct BurstReport {
@@ -38,10 +64,17 @@ struct BurstReport {
   std::uint64_t lost = 0;
 };
 
+// a + b, held at the largest value instead of wrapping: a counter never goes backwards.
+constexpr std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) noexcept {
+  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 class PeerTable {
 public:
-  explicit PeerTable(std::uint64_t quiet_us = 1'000'000) : quiet_us_(quiet_us) {}
+  explicit PeerTable(std::uint64_t quiet_us = 1'000'000, SequenceRule rule = {})
+      : quiet_us_(quiet_us), rule_(rule) {}
 
+  // A numbered message from `id` (every type but hub_beacon and status).
   Arrival arrive(const std::string& id, std::uint64_t seq, std::uint64_t now_us);
   // Returns the peer for its hello: name and role; nullptr if unknown.
   Peer* find(const std::string& id);
@@ -57,7 +90,10 @@ public:
   std::vector<BurstReport> finished_bursts(std::uint64_t now_us);
 
 private:
+  void confirm_pending(Peer& peer, std::uint64_t now_us, Arrival& arrival);
+
   std::uint64_t quiet_us_;
+  SequenceRule rule_;
   std::map<std::string, Peer> peers_;
 };
 

@@ -22,13 +22,13 @@ SignalPipe::SignalPipe() {
   action.sa_handler = on_signal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;
-  for (int s : {SIGINT, SIGTERM, SIGUSR1})
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR1})
     sigaction(s, &action, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 }
 
 SignalPipe::~SignalPipe() {
-  for (int s : {SIGINT, SIGTERM, SIGUSR1})
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR1})
     std::signal(s, SIG_DFL);
   ::close(pipe_fds[0]);
   ::close(pipe_fds[1]);

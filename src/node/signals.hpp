@@ -1,6 +1,7 @@
 #pragma once
-// Turns SIGINT, SIGTERM and SIGUSR1 into bytes on a pipe, so the event loop sees them as one
-// more readable fd instead of being interrupted at an arbitrary point.
+// Turns SIGINT, SIGTERM, SIGHUP (a closed terminal, a dropped ssh: leave as for SIGTERM) and
+// SIGUSR1 into bytes on a pipe, so the event loop sees them as one more readable fd instead of
+// being interrupted at an arbitrary point.
 
 namespace midimesh::node {
 

@@ -71,7 +71,8 @@ std::vector<std::uint8_t> encode_midi_packet(const RtpHeader& header,
                                              std::span<const std::uint8_t> journal = {});
 
 // Bytes `command` takes in a command section: its delta time (none for the first command of a
-// packet when zero, unless it is a single byte) and its bytes. For packing commands into packets of a bounded size.
+// packet when zero, unless it is a single byte) and its bytes. For packing commands into packets of
+// a bounded size.
 std::size_t encoded_size(const MidiCommand& command, bool first_in_packet) noexcept;
 // The largest command section length field allows (12 bits).
 inline constexpr std::size_t max_command_section = 4095;

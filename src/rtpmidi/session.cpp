@@ -43,6 +43,13 @@ bool is_channel_voice(std::uint8_t status) {
   return status >= 0x80 && status < 0xf0;
 }
 
+// A lone F7 (an EOX with no SysEx, which MIDI 1.0 receivers ignore) cannot travel: in RTP-MIDI
+// an F7 command starts a SysEx segment that runs to an F7, F0 or F4, so the receiver would take
+// the commands after it as the segment's data, or refuse the whole packet (found by fuzzing).
+bool can_send(std::span<const std::uint8_t> message) {
+  return !message.empty() && message.front() != 0xf7;
+}
+
 template <class... Ts> struct overloaded : Ts... { using Ts::operator()...; };
 template <class... Ts> overloaded(Ts...) -> overloaded<Ts...>;
 
@@ -106,13 +113,9 @@ void Session::on_session_packet(Port port, const Endpoint& from,
             }
           },
           [&](const ClockSync& packet) {
-            const auto it = participants_.find(packet.ssrc);
-            if (it == participants_.end()) {
-              ++counters_.unknown_ssrc;
-              return;
-            }
-            Participant& p = it->second;
-            p.heard_us = now_us;
+            Participant* const known = heard_from(packet.ssrc, now_us);
+            if (!known) return;
+            Participant& p = *known;
             ClockSync answer{config_.ssrc, 0, packet.timestamps};
             switch (packet.count) {
             case 0:
@@ -139,13 +142,9 @@ void Session::on_session_packet(Port port, const Endpoint& from,
             }
           },
           [&](const ReceiverFeedback& packet) {
-            const auto it = participants_.find(packet.ssrc);
-            if (it == participants_.end()) {
-              ++counters_.unknown_ssrc;
-              return;
-            }
-            Participant& p = it->second;
-            p.heard_us = now_us;
+            Participant* const known = heard_from(packet.ssrc, now_us);
+            if (!known) return;
+            Participant& p = *known;
             // Only a sequence number we have sent moves the checkpoint.
             const auto last_sent = static_cast<std::uint16_t>(p.next_seq - 1);
             if (static_cast<std::uint16_t>(last_sent - packet.seq) < 0x8000)
@@ -391,14 +390,14 @@ void Session::invite(const Endpoint& control, std::uint64_t now_us, unsigned att
 
 void Session::send(std::span<const std::uint8_t> message,
                    std::optional<std::uint32_t> except_ssrc) {
-  if (message.empty()) return;
+  if (!can_send(message)) return;
   for (auto& [ssrc, p] : participants_)
     if (p.joined && ssrc != except_ssrc) p.queue.emplace_back(message.begin(), message.end());
 }
 
 void Session::send_to(std::uint32_t ssrc, std::span<const std::uint8_t> message) {
   auto it = participants_.find(ssrc);
-  if (message.empty() || it == participants_.end() || !it->second.joined) return;
+  if (!can_send(message) || it == participants_.end() || !it->second.joined) return;
   it->second.queue.emplace_back(message.begin(), message.end());
 }
 
@@ -407,7 +406,9 @@ void Session::flush(std::uint64_t now_us) {
   // The largest SysEx segment that fits an empty packet (a first command has no delta).
   const std::size_t overhead = encoded_size(MidiCommand{0, {0xf0, 0x00, 0xf7}}, true) - 3;
   const std::size_t segment_limit = std::max<std::size_t>(3, limit - overhead);
-  for (auto& [ssrc, p] : participants_) {
+  // Not a structured binding: clang before 16 cannot capture one in the lambda below.
+  for (auto& entry : participants_) {
+    Participant& p = entry.second;
     if (!p.joined || p.queue.empty()) continue;
     std::vector<MidiCommand> commands;
     std::size_t size = 0;
@@ -546,6 +547,16 @@ std::vector<ParticipantInfo> Session::participants() const {
   for (const auto& [ssrc, p] : participants_)
     out.push_back(ParticipantInfo{ssrc, p.name, p.control, p.data, p.we_invited, p.rtt_us, p.lost});
   return out;
+}
+
+Session::Participant* Session::heard_from(std::uint32_t ssrc, std::uint64_t now_us) {
+  const auto it = participants_.find(ssrc);
+  if (it == participants_.end()) {
+    ++counters_.unknown_ssrc;
+    return nullptr;
+  }
+  it->second.heard_us = now_us;
+  return &it->second;
 }
 
 void Session::refuse(Port port, const Endpoint& to, std::uint32_t token, std::uint64_t now_us) {

@@ -82,18 +82,18 @@ struct InvitationFailed {
   bool refused = false; // NO; false: no answer
   std::string name;     // the refusing session's name, if it gave one
 };
-using SessionEvent = std::variant<ParticipantJoined, ParticipantMidi, ParticipantLeft,
-                                  InvitationFailed>;
+using SessionEvent =
+    std::variant<ParticipantJoined, ParticipantMidi, ParticipantLeft, InvitationFailed>;
 
 // Bad input and losses, for the log and meshtop. Never decreasing.
 struct SessionCounters {
-  std::uint64_t malformed = 0;          // undecodable session or RTP packets, bad journals
-  std::uint64_t unknown_ssrc = 0;       // RTP or session packets from no participant of ours
-  std::uint64_t version_mismatch = 0;   // invitations of another AppleMIDI version (answered NO)
-  std::uint64_t refused = 0;            // invitations answered NO (full, flood, version)
-  std::uint64_t lost = 0;               // packets missing in a participant's sequence
-  std::uint64_t recovered = 0;          // messages played from a journal after a loss
-  std::uint64_t sysex_dropped = 0;      // SysEx given up: lost segments, cancelled, too large
+  std::uint64_t malformed = 0;        // undecodable session or RTP packets, bad journals
+  std::uint64_t unknown_ssrc = 0;     // RTP or session packets from no participant of ours
+  std::uint64_t version_mismatch = 0; // invitations of another AppleMIDI version (answered NO)
+  std::uint64_t refused = 0;          // invitations answered NO (full, flood, version)
+  std::uint64_t lost = 0;             // packets missing in a participant's sequence
+  std::uint64_t recovered = 0;        // messages played from a journal after a loss
+  std::uint64_t sysex_dropped = 0;    // SysEx given up: lost segments, cancelled, too large
   std::uint64_t packets_in = 0, packets_out = 0;
 };
 
@@ -118,7 +118,8 @@ public:
   // (0: forever, and again whenever it leaves: --rtp-midi-connect keeps its peer).
   void invite(const Endpoint& control, std::uint64_t now_us, unsigned attempts = 0);
   // Queues one complete MIDI message for every joined participant except `except_ssrc`
-  // (the participant it came from, if any). Sent by flush().
+  // (the participant it came from, if any). Sent by flush(). A lone F7 (EOX), which RTP-MIDI
+  // cannot carry, is dropped.
   void send(std::span<const std::uint8_t> message, std::optional<std::uint32_t> except_ssrc);
   // Queues one message for one joined participant only (note-offs for what a source left
   // sounding there).
@@ -196,6 +197,8 @@ private:
   void on_answer(Port port, const Endpoint& from, const Invitation& packet, std::uint64_t now_us);
   void on_rtp(const Endpoint& from, std::span<const std::uint8_t> bytes, std::uint64_t now_us);
   void play(Participant& p, const MidiCommand& command);
+  // The participant `ssrc`, now heard from; nullptr (and counted) when it is none of ours.
+  Participant* heard_from(std::uint32_t ssrc, std::uint64_t now_us);
   void refuse(Port port, const Endpoint& to, std::uint32_t token, std::uint64_t now_us);
   void forget(std::uint32_t ssrc, std::uint64_t now_us);
   void send_midi_packet(Participant& p, std::span<const MidiCommand> commands,

@@ -45,8 +45,13 @@ template <typename F> auto with_map(std::span<const std::uint8_t> payload, F&& f
   using R = decltype(f(std::declval<const msgpack::object_map&>()));
   try {
     std::size_t offset = 0;
-    auto handle =
-        msgpack::unpack(reinterpret_cast<const char*>(payload.data()), payload.size(), offset);
+    // msgpack allocates a map's or array's elements as soon as it reads their count: without a
+    // limit, five bytes that declare four billion entries ask for 128 GiB (found by
+    // fuzz_envelope). Every element takes at least one byte, so none can outnumber the bytes.
+    const std::size_t n = payload.size();
+    const msgpack::unpack_limit limit(n, n, n, n, n);
+    auto handle = msgpack::unpack(reinterpret_cast<const char*>(payload.data()), payload.size(),
+                                  offset, nullptr, nullptr, limit);
     if (offset != payload.size() || handle->type != msgpack::type::MAP) return R{};
     return f(handle->via.map);
   } catch (const std::exception&) {
@@ -226,8 +231,8 @@ Parsed parse(std::span<const std::uint8_t> frame) {
   const auto fields = in.array();
   if (!fields || *fields < 1) return result;
   const auto version = in.uint();
-  if (!version || *version > UINT32_MAX) return result;
-  result.version = static_cast<std::uint32_t>(*version);
+  if (!version) return result;
+  result.version = *version; // any integer >= 0, however large, names a version: not garbage
   if (*version != protocol_version) {
     // Checked before the shape: another version may lay out its fields differently.
     result.error = DecodeError::version_mismatch;
@@ -246,7 +251,7 @@ Parsed parse(std::span<const std::uint8_t> frame) {
     return result;
   }
   result.view = EnvelopeView{
-      result.version, static_cast<std::uint8_t>(*type), *sender, *seq, *time_us, *payload};
+      protocol_version, static_cast<std::uint8_t>(*type), *sender, *seq, *time_us, *payload};
   return result;
 }
 
@@ -294,9 +299,8 @@ std::uint64_t read_count(const msgpack::object_map& map, std::string_view key) {
 std::vector<std::uint8_t> encode_payload(const Hello& h) {
   return MapWriter(13)("name", h.name)("role", h.role == Role::hub ? "hub" : "node")(
              "program", h.program)("mesh", h.mesh)("priority", h.priority)("eligible", h.eligible)(
-             "forced", h.forced)("hub", h.hub)("term", h.term)("hub_port", h.hub_port)("address",
-                                                                                       h.address)(
-             "kind", h.kind)("via", h.via)
+             "forced", h.forced)("hub", h.hub)("term", h.term)("hub_port", h.hub_port)(
+             "address", h.address)("kind", h.kind)("via", h.via)
       .bytes();
 }
 
@@ -309,10 +313,9 @@ std::vector<std::uint8_t> encode_payload(const Status& s) {
              "role", s.role)("hub", s.hub)("protocol", s.protocol)("term", s.term)(
              "uptime_ms", s.uptime_ms)("midi_in", s.midi_in)("midi_in_bytes", s.midi_in_bytes)(
              "midi_out", s.midi_out)("midi_out_bytes", s.midi_out_bytes)("lost", s.lost)(
-             "malformed", s.malformed)("rtt_us", s.rtt_us)("offset_us", s.offset_us)("peers",
-                                                                                     s.peers)(
-             "kind", s.kind)("via", s.via)("rtp_port", s.rtp_port)("rtp_lost", s.rtp_lost)(
-             "rtp_recovered", s.rtp_recovered)("rtp_bad", s.rtp_bad)
+             "malformed", s.malformed)("rtt_us", s.rtt_us)("offset_us", s.offset_us)(
+             "peers", s.peers)("kind", s.kind)("via", s.via)("rtp_port", s.rtp_port)(
+             "rtp_lost", s.rtp_lost)("rtp_recovered", s.rtp_recovered)("rtp_bad", s.rtp_bad)
       .bytes();
 }
 

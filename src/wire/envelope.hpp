@@ -128,14 +128,14 @@ struct EnvelopeView {
 struct Parsed {
   std::optional<EnvelopeView> view;
   DecodeError error = DecodeError::malformed; // meaningful only without view
-  std::uint32_t version = 0;                  // the peer's version, when readable
+  std::uint64_t version = 0;                  // the peer's version, when readable
   explicit operator bool() const noexcept { return view.has_value(); }
 };
 
 struct Decoded {
   std::optional<Envelope> envelope;
   DecodeError error = DecodeError::malformed; // meaningful only without envelope
-  std::uint32_t version = 0;                  // the peer's version, when readable
+  std::uint64_t version = 0;                  // the peer's version, when readable
   explicit operator bool() const noexcept { return envelope.has_value(); }
 };
 

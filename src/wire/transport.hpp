@@ -19,8 +19,7 @@ struct HostPort {
 
 // "host", "host:port", "[v6addr]" or "[v6addr]:port"; nullopt when it is none of these.
 // Without a port, `port` (the mesh's by default).
-std::optional<HostPort> parse_host_port(std::string_view text,
-                                        std::uint16_t port = default_port);
+std::optional<HostPort> parse_host_port(std::string_view text, std::uint16_t port = default_port);
 
 // Nodes publish into the hub's XSUB at the base port and subscribe at its XPUB at base + 1.
 std::string publish_endpoint(const HostPort& hub);

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Stuck-note protection: a note left sounding by a sender that goes away is released on every
-receiver's output, whether the sender leaves cleanly (goodbye), is killed (silence past the
-timeout), or the receiver itself shuts down."""
+receiver's output, whether the sender leaves cleanly (goodbye, also on SIGHUP), is killed
+(silence past the timeout), or the receiver itself shuts down."""
+
+import os
+import signal
 
 import meshlab
 from meshlab import Lab, fail, start_jack_mesh, start_jack_node
@@ -61,8 +64,17 @@ def test() -> None:
         hold_note(pa2, [pb, pc])
         nodes["b"].terminate()
         expect_release(pb, "while B shut down")
-        if a2.alive() and nodes["c"].alive():
-            print("held notes were released on goodbye, on silence and on shutdown")
+
+        # 4. The sender's terminal closes (SIGHUP, a dropped ssh): it leaves as on SIGTERM.
+        pc.reset()
+        hold_note(pa2, [pc])
+        os.kill(a2.pid, signal.SIGHUP)
+        if a2.wait(10) != 0:
+            fail(f"A exited {a2.returncode} on SIGHUP, not 0:\n{a2.tail()}")
+        nodes["c"].wait_for_line(r'peer "a" .* left \(shutting down\)')
+        expect_release(pc, "after A's terminal closed (SIGHUP)")
+        if nodes["c"].alive():
+            print("held notes were released on goodbye, on silence, on shutdown and on SIGHUP")
 
 
 meshlab.main(test)

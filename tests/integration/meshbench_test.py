@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """meshbench runs every scenario end to end on a small scale and loses nothing: each message
-it counts as sent through the hub, through real node processes and through a real JACK server
-arrives at every receiver, and every join and failover trial (with a real avahi-daemon on
+it counts as sent through the hub, through real node processes, through the RTP-MIDI bridge
+(both ways, with meshbench as the RTP-MIDI peer) and through a real JACK server arrives at every
+receiver, and every join and failover trial (with a real avahi-daemon on
 loopback) completes without loss. It asserts counts only, never a time: speed is what meshbench
 reports, not what a test decides."""
 
@@ -40,7 +41,7 @@ def test() -> None:
                 "--hub-log", str(lab.dir / "hub.log"),
                 "-r", "3", "-m", "20000", "-d", "0.5",
                 "--nodes", "3", "--fleet", "3", "--node-seconds", "0.5",
-                "--node-messages", "3000", "--idle-seconds", "0.5",
+                "--node-messages", "3000", "--idle-seconds", "0.5", "--rtp-seconds", "0.5",
                 "--jack-periods", "512", "--jack-nodes", "3", "--jack-seconds", "0.5",
                 "--trials", "2"]
         with open(log, "w") as f:
@@ -55,6 +56,16 @@ def test() -> None:
         check_counts(report, "node_throughput", 2)
         if not report.get("idle") or report["node_peak_rss_kib"] <= 0:
             fail("no idle or memory reading of the nodes")
+        rtp = report.get("rtp_latency") or {}
+        paths = [r["path"] for r in rtp.get("results", [])]
+        if paths != ["mesh", "rtp_in", "rtp_out"]:
+            fail(f"RTP-MIDI bridge: paths {paths}, not mesh, rtp_in, rtp_out: {rtp}")
+        for r in rtp["results"]:
+            if (r["error"] or r["sent"] <= 0 or r["delivered"] != r["expected"] or r["lost"]
+                    or r["duplicates"] or r["samples"] != r["delivered"]):
+                fail(f"RTP-MIDI bridge, {r['scenario']}: {r}")
+        if rtp["peer_lost"] or rtp["peer_malformed"]:
+            fail(f"RTP-MIDI bridge: the peer's session counted losses or bad packets: {rtp}")
         jack = report["jack_latency"]
         if jack["skipped"]:
             print(f"JACK variant skipped: {jack['skipped']}")

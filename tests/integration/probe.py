@@ -19,7 +19,7 @@ def fnv1a(messages: list[bytes]) -> str:
     for m in messages:
         for b in m:
             h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-    return f"{h:x}"
+    return f"{h:016x}"  # as midiprobe prints it: 16 digits, zero-padded
 
 
 def sysex(total: int) -> bytes:

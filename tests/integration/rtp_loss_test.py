@@ -19,7 +19,9 @@ SEED = 6295
 NOTES = 300          # per direction
 PACE = 0.002         # seconds between two messages played
 CONTROLLERS = (7, 1)  # volume, modulation: set every 10th note
-ARRIVAL_BOUND = 0.5  # seconds: the note after a lost packet arrives within this (JACK: ~20 ms)
+
+
+LEFT, RIGHT = rtplab.unique_mesh("left"), rtplab.unique_mesh("right")
 
 
 def start_mesh(lab: Lab, mesh: str, name: str, extra: list[str]) -> tuple[Proc, int]:
@@ -136,7 +138,9 @@ def one_way(what: str, sender: Probe, receiver: Probe, channel_base: int, relay:
 
 
 def not_delayed(sender: Probe, receiver: Probe, relay: UdpRelay) -> None:
-    """One chosen packet lost for good: what follows it is played at once."""
+    """One chosen packet lost for good: what follows it is played anyway. The relay never
+    delivers the lost packet, so the next note arriving at all proves that nothing waits for
+    a retransmission (its delay is printed, not asserted: speed is meshbench's business)."""
     relay.drop_rate = 0.0
     lost, after = bytes.fromhex("9f7b55"), bytes.fromhex("9f7c55")
     dropped = relay.drop_next("to_target", containing=lost)
@@ -156,12 +160,9 @@ def not_delayed(sender: Probe, receiver: Probe, relay: UdpRelay) -> None:
         if got[1] == after:
             arrival = got[0] - sent_at
     played = [m for _, m in receiver.recv_log[seen:]]
-    recovered = lost in played
+    fate = "recovered from the journal" if lost in played else "not played"
     print(f"one packet lost for good: the next note arrived {arrival * 1000:.0f} ms after it was "
-          f"sent; the lost note-on was {'recovered from the journal' if recovered else 'not played'}")
-    if arrival > ARRIVAL_BOUND:
-        fail(f"the note after a lost packet took {arrival:.3f} s (bound {ARRIVAL_BOUND} s): "
-             "someone waits for a retransmission")
+          f"sent; the lost note-on was {fate}")
     if played.count(lost) > 1:
         fail(f"the lost note-on was played {played.count(lost)} times")
     for m in (bytes.fromhex("8f7b00"), bytes.fromhex("8f7c00")):
@@ -181,12 +182,12 @@ def not_delayed(sender: Probe, receiver: Probe, relay: UdpRelay) -> None:
 def test() -> None:
     with Lab() as lab:
         lab.start_jack()
-        r, r_rtp = start_mesh(lab, "right", "r", [])
+        r, r_rtp = start_mesh(lab, RIGHT, "r", [])
         with UdpRelay(r_rtp, drop_rate=DROP_RATE, seed=SEED, lifetime=240) as relay:
-            l, _ = start_mesh(lab, "left", "l",
+            l, _ = start_mesh(lab, LEFT, "l",
                               ["--rtp-midi-connect", f"127.0.0.1:{relay.port}"])
-            r.wait_for_line(rtplab.joined_line(rtplab.session_name("left", "l")), 20)
-            l.wait_for_line(rtplab.joined_line(rtplab.session_name("right", "r")), 20)
+            r.wait_for_line(rtplab.joined_line(rtplab.session_name(LEFT, "l")), 20)
+            l.wait_for_line(rtplab.joined_line(rtplab.session_name(RIGHT, "r")), 20)
             pl = Probe(lab, "pl", send_to="l-in", recv_from="l-out", verbose=True)
             pr = Probe(lab, "pr", send_to="r-in", recv_from="r-out", verbose=True)
 

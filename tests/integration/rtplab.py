@@ -128,6 +128,12 @@ def free_udp_pair() -> int:
 
 # --- log lines of midimesh's bridge (matched loosely: only what the spec fixes) -----------------
 
+def unique_mesh(tag: str) -> str:
+    """A mesh name no other test on this machine uses: a system avahi-daemon may be shared
+    (start_avahi uses one already running), and nodes of one mesh name find each other."""
+    return f"{tag}-{os.getpid()}"
+
+
 def session_name(mesh: str, node: str) -> str:
     return f"midimesh {mesh} ({node})"
 

@@ -158,6 +158,11 @@ TEST_CASE("another protocol version is named, whatever its shape") {
   CHECK(wider.error == DecodeError::version_mismatch);
   CHECK(wider.version == 3);
   CHECK(decode(pack(std::make_tuple(0))).error == DecodeError::version_mismatch);
+  // A version past 2^32 is another version too, not garbage.
+  const Decoded huge = decode(pack(std::make_tuple(std::uint64_t{1} << 40, 1, "x", 0, 0)));
+  CHECK(huge.error == DecodeError::version_mismatch);
+  CHECK(huge.version == std::uint64_t{1} << 40);
+  CHECK(decode(pack(std::make_tuple(UINT64_MAX))).error == DecodeError::version_mismatch);
 }
 
 TEST_CASE("a sender id that is not 16 lowercase hex digits is refused") {
@@ -179,6 +184,29 @@ TEST_CASE("unknown message types still decode, so receivers can skip them") {
   const Decoded got = decode(encode(e));
   REQUIRE(got);
   CHECK(got.envelope->type == 200);
+}
+
+// Found by tests/fuzz/fuzz_envelope: msgpack allocated a map's entries from the count it read,
+// 32 bytes each, before finding that the payload holds none of them. Under AddressSanitizer (the
+// unit suite's CI build) the 128 GiB asked for by the first payload aborted the test.
+TEST_CASE("a payload map declaring more entries than it has bytes is refused at once") {
+  const std::vector<Bytes> payloads = {
+      {0xDF, 0xFF, 0xFF, 0xFF, 0xFF},                  // map32 of 2^32 - 1 entries, nothing after
+      {0xDF, 0xB6, 0xDF, 0x5D, 0xDF, 0xCC},            // the fuzzer's own find
+      {0x81, 0xA1, 'x', 0xDD, 0x7F, 0xFF, 0xFF, 0xFF}, // a value: array32 of 2^31 - 1
+  };
+  for (const Bytes& payload : payloads) {
+    CHECK_FALSE(decode_hello(payload));
+    CHECK_FALSE(decode_status(payload));
+    CHECK_FALSE(decode_ping(payload));
+    CHECK_FALSE(decode_pong(payload));
+    CHECK_FALSE(decode_goodbye(payload));
+  }
+  // A map of many entries that are all there still decodes (unknown keys are skipped).
+  Bytes many = {0xDE, 0x10, 0x00, 0xA6, 'r', 'e', 'a', 's', 'o', 'n', 0xA2, 'o', 'k'};
+  for (int i = 1; i < 4096; ++i) // map16 of 4096 entries
+    many.insert(many.end(), {0xA1, 'x', 0x00});
+  CHECK(decode_goodbye(many) == Goodbye{"ok"});
 }
 
 TEST_CASE("telemetry payloads round-trip") {

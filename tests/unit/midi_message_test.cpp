@@ -76,5 +76,6 @@ TEST_CASE("incomplete or malformed messages are rejected") {
     CHECK_FALSE(is_complete_message(Bytes{0xF0, 0x7E, 0x90, 0xF7}));
     CHECK_FALSE(is_complete_message(Bytes{0xF0, 0x7E, 0xF8, 0xF7}));
     CHECK_FALSE(is_complete_message(Bytes{0xF0, 0xF7, 0xF7}));
+    CHECK_FALSE(is_complete_message(Bytes{0xF7})); // an end of SysEx with no start
   }
 }

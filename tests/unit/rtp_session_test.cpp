@@ -353,6 +353,30 @@ TEST_CASE("MIDI flows both ways in order, clock and a segmented SysEx included",
   CHECK(played(b).size() == to_b.size() + 100);
 }
 
+// Found by tests/fuzz/fuzz_rtp_session: a lone F7 (EOX with no SysEx, a complete message to
+// MIDI 1.0) went out as a command of its own, but in RTP-MIDI an F7 command starts a SysEx
+// segment that must end in F7, F0 or F4: the receiver refused the whole packet, the notes
+// packed with it included. What a packet cannot carry is not sent.
+TEST_CASE("a lone F7 is not sent, and the MIDI packed with it arrives", "[rtp_session]") {
+  Net net;
+  Node a("a", 0xaaaa'0001), b("b", 0xbbbb'0002);
+  net.nodes = {&a, &b};
+  join(net, a, b);
+
+  a.session.send(note_on_60, std::nullopt);
+  a.session.send(Bytes{0xf7}, std::nullopt); // last in its packet
+  net.run_for(1 * ms);
+  a.session.send(note_off_60, std::nullopt);
+  a.session.send_to(b.ssrc(), Bytes{0xf7}); // between two notes
+  a.session.send(note_on_62, std::nullopt);
+  net.run_for(1 * ms);
+  CHECK(played(b, false) == std::vector<Bytes>{note_on_60, note_off_60, note_on_62});
+  CHECK(b.session.counters().malformed == 0);
+  CHECK(b.session.counters().sysex_dropped == 0);
+  for (const auto& sent : net.sent_by("a", is_rtp))
+    CHECK(decode_midi_packet(sent.datagram.bytes));
+}
+
 TEST_CASE("send() skips the participant a message came from", "[rtp_session]") {
   Net net;
   Node a("a", 0xaaaa'0001), b("b", 0xbbbb'0002), c("c", 0xcccc'0003);

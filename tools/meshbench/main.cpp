@@ -10,6 +10,7 @@
 #include "node_scenarios.hpp"
 #include "proc_stats.hpp"
 #include "report.hpp"
+#include "rtp_scenarios.hpp"
 #include "scenarios.hpp"
 
 #include <CLI/CLI.hpp>
@@ -50,6 +51,8 @@ struct Options {
   // driver's full queue), and that holds ~500 small messages with Linux's default wmem_max.
   std::uint64_t node_window = 400;
   double idle_seconds = 10;
+  // Through the RTP-MIDI bridge: each path sends this long, at `rate`.
+  double rtp_seconds = 10;
   // End to end through JACK (when jackd is installed).
   bool no_jack = false;
   std::vector<unsigned> jack_periods = {512, 128};
@@ -75,7 +78,7 @@ void run_nodes(const Options& o, Report& report) {
   const std::chrono::milliseconds join_limit(15'000);
   const std::chrono::milliseconds limit(o.quick ? 10'000 : 60'000);
   auto fleet_of = [&](std::size_t nodes) {
-    FleetConfig config{o.midimesh, port, nodes, dir, node_log};
+    FleetConfig config{o.midimesh, port, nodes, dir, node_log, {}, {}};
     auto fleet = std::make_unique<NodeFleet>(config);
     fleet->probe(join_limit);
     return fleet;
@@ -268,11 +271,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   auto* quick = app.add_flag("--quick", o.quick,
                              "Short run (under a minute): 100,000 messages, 1 s of each latency, "
-                             "20,000 through real nodes, JACK at 512 frames, 5 joins and 3 "
-                             "failovers of each kind");
+                             "20,000 through real nodes, 1 s each way through the RTP-MIDI "
+                             "bridge, JACK at 512 frames, 5 joins and 3 failovers of each kind");
   app.add_flag("--skip-baseline", o.skip_baseline, "Measure the hub only");
   app.add_option("--only", o.only, "Run one measurement only")
-      ->check(CLI::IsMember({"throughput", "latency", "nodes", "jack", "join", "failover"}));
+      ->check(CLI::IsMember({"throughput", "latency", "nodes", "rtp", "jack", "join", "failover"}));
   app.add_option("--trials", o.trials,
                  "Joins and failovers: trials of each (default 20; quick: 5 joins, 3 failovers)")
       ->check(CLI::Range(1, 1000));
@@ -303,6 +306,10 @@ int main(int argc, char** argv) {
   app.add_option("--idle-seconds", o.idle_seconds, "Real nodes: idle CPU window")
       ->check(CLI::Range(0.5, 600.0))
       ->capture_default_str();
+  app.add_option("--rtp-seconds", o.rtp_seconds,
+                 "RTP-MIDI bridge: how long each path sends (peer -> mesh, mesh -> peer)")
+      ->check(CLI::Range(0.1, 600.0))
+      ->capture_default_str();
   app.add_flag("--no-jack", o.no_jack, "Skip the end-to-end run through a JACK server");
   app.add_option("--jack-periods", o.jack_periods,
                  "JACK: periods in frames at 48 kHz, a server each")
@@ -329,6 +336,7 @@ int main(int argc, char** argv) {
     if (app.count("--node-seconds") == 0) o.node_seconds = 1;
     if (app.count("--node-messages") == 0) o.node_messages = 20'000;
     if (app.count("--idle-seconds") == 0) o.idle_seconds = 2;
+    if (app.count("--rtp-seconds") == 0) o.rtp_seconds = 1;
     if (app.count("--jack-periods") == 0) o.jack_periods = {512};
     if (app.count("--jack-nodes") == 0) o.jack_nodes = {2};
     if (app.count("--jack-seconds") == 0) o.jack_seconds = 2;
@@ -348,6 +356,10 @@ int main(int argc, char** argv) {
     if (o.only.empty() || o.only == "throughput" || o.only == "latency")
       run(o, report); // the hub is stopped by then, whatever happened
     if (o.only.empty() || o.only == "nodes") run_nodes(o, report);
+    if (o.only.empty() || o.only == "rtp") {
+      report.rtp = run_rtp_scenarios({o.midimesh, o.rate, o.rtp_seconds, o.hub_log + ".rtp"});
+      if (report.rtp->failed()) status = 1;
+    }
     if ((o.only.empty() && !o.no_jack) || o.only == "jack") {
       report.jack = run_jack_scenarios({o.midimesh, o.jack_periods, o.jack_nodes, 48000, o.rate,
                                         o.jack_seconds, o.hub_log + ".jack"});

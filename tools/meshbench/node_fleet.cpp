@@ -20,7 +20,8 @@ constexpr int drain_turns = 16; // reads per node output before the next node's
 NodeFleet::NodeFleet(const FleetConfig& config)
     : played_(config.nodes, 0),
       heard_(std::make_unique<std::atomic<std::uint64_t>[]>(config.nodes * config.nodes)),
-      probed_(std::make_unique<std::atomic<bool>[]>(config.nodes * config.nodes)) {
+      probed_(std::make_unique<std::atomic<bool>[]>(config.nodes * config.nodes)),
+      on_foreign_(config.on_foreign) {
   if (config.nodes > 127) throw BenchError("at most 127 nodes (one 7-bit byte names each)");
   const std::string hub = fmt::format("127.0.0.1:{}", config.hub_port);
   for (std::size_t n = 0; n < config.nodes; ++n) {
@@ -28,11 +29,13 @@ NodeFleet::NodeFleet(const FleetConfig& config)
     // Listening before the node starts: its first message played already finds us.
     outputs_.emplace_back(path);
     inputs_.emplace_back(path); // connects once the node listens
-    nodes_.push_back(std::make_unique<ChildProcess>(
-        std::vector<std::string>{config.midimesh, "--connect", hub, "--midi-api", "socket",
-                                 "--port-name", path, "--name", fmt::format("bench-node{}", n),
-                                 "--log-level", "warning"},
-        config.log_path, true));
+    std::vector<std::string> args = {config.midimesh, "--connect",   hub,  "--midi-api",
+                                     "socket",        "--port-name", path, "--log-level",
+                                     "warning"};
+    args.insert(args.end(), {"--name", fmt::format("bench-node{}", n)});
+    if (n < config.extra_args.size())
+      args.insert(args.end(), config.extra_args[n].begin(), config.extra_args[n].end());
+    nodes_.push_back(std::make_unique<ChildProcess>(std::move(args), config.log_path, true));
   }
   // The output sockets are handed to the listening thread here and touched by no other after.
   listener_ = std::thread([this] {
@@ -163,6 +166,7 @@ void NodeFleet::on_output(std::size_t receiver, std::span<const std::uint8_t> me
   const std::size_t n = nodes_.size();
   const auto stamp = decode_stamp(message);
   if (!stamp || stamp->source >= n) {
+    if (stamp && on_foreign_) on_foreign_(receiver, *stamp, steady_us());
     ++foreign_; // e.g. note-offs a node releases for a peer that left
     return;
   }

@@ -9,10 +9,12 @@
 
 #include "hub_process.hpp"
 #include "midi_socket.hpp"
+#include "stamp.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -26,6 +28,11 @@ struct FleetConfig {
   std::size_t nodes = 8;
   std::string dir;      // where the nodes' MIDI sockets go; must exist
   std::string log_path; // every node's output, appended
+  // Appended to node i's command line, for i < extra_args.size() (e.g. an RTP-MIDI port).
+  std::vector<std::vector<std::string>> extra_args;
+  // Stamps from no node of the fleet (an RTP-MIDI peer's, say) that node `receiver` played out,
+  // with when: called on the listening thread.
+  std::function<void(std::size_t receiver, const Stamp& stamp, std::uint64_t at_us)> on_foreign;
 };
 
 class NodeFleet {
@@ -47,6 +54,10 @@ public:
   // Hands one measured message to `node`; false when its input queue is full (not sent).
   bool play(std::size_t node);
   std::uint64_t played(std::size_t node) const noexcept { return played_[node]; }
+  // Hands a message of the caller's own to `node`, not counted in played(); false when refused.
+  bool play_message(std::size_t node, std::span<const std::uint8_t> message) noexcept {
+    return inputs_[node].play(message);
+  }
   // Messages from `sender` that `receiver` has played out so far (any thread).
   std::uint64_t heard(std::size_t receiver, std::size_t sender) const noexcept;
   std::uint64_t heard_total() const noexcept;
@@ -79,6 +90,7 @@ private:
   std::atomic<std::uint64_t> last_arrival_us_{0};
   std::atomic<std::uint64_t> listener_turns_{0}; // a hand-shake for stop_measuring()
   std::uint64_t foreign_ = 0;
+  std::function<void(std::size_t, const Stamp&, std::uint64_t)> on_foreign_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> failed_{false};
   std::thread listener_;

@@ -21,6 +21,7 @@ LatencySummary summarize(std::vector<std::int64_t> samples_us) {
   std::sort(samples_us.begin(), samples_us.end());
   s.count = samples_us.size();
   s.p50_us = rank(samples_us, 0.50);
+  s.p90_us = rank(samples_us, 0.90);
   s.p99_us = rank(samples_us, 0.99);
   s.p999_us = rank(samples_us, 0.999);
   s.max_us = static_cast<double>(samples_us.back());

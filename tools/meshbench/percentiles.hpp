@@ -8,7 +8,7 @@ namespace meshbench {
 
 struct LatencySummary {
   std::uint64_t count = 0;
-  double p50_us = 0, p99_us = 0, p999_us = 0, max_us = 0, mean_us = 0;
+  double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, max_us = 0, mean_us = 0;
 };
 
 // Nearest-rank percentiles: every reported value is one that was measured.

@@ -119,6 +119,51 @@ std::string jack_json(const Report& report) {
   return out + "\n  ]},\n";
 }
 
+std::string rtp_table(const RtpRun& run) {
+  std::string out = fmt::format(
+      "\nRTP-MIDI bridge: meshbench as an RTP-MIDI peer of node A (UDP {}), one sender at a "
+      "time, 19-byte SysEx stamps; one-way microseconds\n",
+      run.rtp_port);
+  out +=
+      fmt::format("{:<36} {:>7} {:>7} {:>9} {:>5} {:>5} {:>6} {:>6} {:>6} {:>7} {:>7}\n", "path",
+                  "rate/s", "sent", "delivered", "lost", "dup", "p50", "p90", "p99", "max", "mean");
+  for (const auto& r : run.results) {
+    if (!r.error.empty() && r.sent == 0) {
+      out += fmt::format("{:<36} failed: {}\n", r.label, r.error);
+      continue;
+    }
+    out += fmt::format("{:<36} {:>7.0f} {:>7} {:>9} {:>5} {:>5} {:>6.0f} {:>6.0f} {:>6.0f} "
+                       "{:>7.0f} {:>7.1f}{}\n",
+                       r.label, r.rate_hz, r.sent, r.delivered, r.lost, r.duplicates,
+                       r.latency.p50_us, r.latency.p90_us, r.latency.p99_us, r.latency.max_us,
+                       r.latency.mean_us, r.error.empty() ? "" : "  (" + r.error + ")");
+  }
+  out += fmt::format("The peer's session: {} RTP packets lost from node A, {} malformed, {} in, "
+                     "{} out\n",
+                     run.peer.lost, run.peer.malformed, run.peer.packets_in, run.peer.packets_out);
+  return out;
+}
+
+std::string rtp_json(const RtpRun& run) {
+  std::string out =
+      fmt::format("  \"rtp_latency\": {{\"rtp_port\": {}, \"hub_exit\": {}, "
+                  "\"peer_lost\": {}, \"peer_malformed\": {}, \"results\": [",
+                  run.rtp_port, json_string(run.hub_exit), run.peer.lost, run.peer.malformed);
+  for (std::size_t i = 0; i < run.results.size(); ++i) {
+    const auto& r = run.results[i];
+    out +=
+        fmt::format("{}\n    {{\"scenario\": {}, \"path\": {}, \"rate_hz\": {:.1f}, \"sent\": {}, "
+                    "\"expected\": {}, \"delivered\": {}, \"lost\": {}, \"duplicates\": {}, "
+                    "\"samples\": {}, \"p50_us\": {}, \"p90_us\": {}, \"p99_us\": {}, "
+                    "\"p999_us\": {}, \"max_us\": {}, \"mean_us\": {:.2f}, \"error\": {}}}",
+                    i ? "," : "", json_string(r.label), json_string(r.path), r.rate_hz, r.sent,
+                    r.expected, r.delivered, r.lost, r.duplicates, r.latency.count,
+                    r.latency.p50_us, r.latency.p90_us, r.latency.p99_us, r.latency.p999_us,
+                    r.latency.max_us, r.latency.mean_us, json_string(r.error));
+  }
+  return out + "\n  ]},\n";
+}
+
 double ms(double us) {
   return us / 1000.0;
 }
@@ -353,6 +398,7 @@ std::string format_table(const Report& report) {
                        "1->8 {}; real nodes, 1 sender of 8 {}\n",
                        r->pair_p99_us, ratio_text(r->hub_1_to_8), ratio_text(r->nodes_1_of_8));
   if (report.jack) out += jack_table(report);
+  if (report.rtp) out += rtp_table(*report.rtp);
   if (hub_ran) out += hub_over_baseline(report);
   if (!report.joins.empty() || !report.failovers.empty()) out += format_trials(report);
   return out;
@@ -438,6 +484,7 @@ std::string format_json(const Report& report) {
                        "\"nodes_1_of_8\": {}}},\n",
                        r->pair_p99_us, json_number(r->hub_1_to_8), json_number(r->nodes_1_of_8));
   if (report.jack) out += jack_json(report);
+  if (report.rtp) out += rtp_json(*report.rtp);
   out += "  \"join\": [";
   for (std::size_t i = 0; i < report.joins.size(); ++i) {
     const auto& r = report.joins[i];

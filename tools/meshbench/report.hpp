@@ -4,6 +4,7 @@
 #include "jack_scenarios.hpp"
 #include "mesh_trials.hpp"
 #include "node_scenarios.hpp"
+#include "rtp_scenarios.hpp"
 #include "scenarios.hpp"
 
 #include <optional>
@@ -29,6 +30,7 @@ struct Report {
   std::uint64_t hub_peak_rss_kib = 0, node_peak_rss_kib = 0; // VmHWM; nodes: the largest
   std::optional<LatencySummary> tcp_echo_rtt;
   std::optional<JackRun> jack; // end to end through JACK, when asked for
+  std::optional<RtpRun> rtp;   // through the RTP-MIDI bridge, when asked for
   // Joins and failovers, timed in trials (mesh_trials.hpp).
   std::vector<JoinResult> joins;
   std::vector<FailoverResult> failovers;

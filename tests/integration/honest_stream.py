@@ -1,0 +1,138 @@
+"""A 1 kHz stream of MIDI between two real nodes (socket MIDI backend), to show that an attack
+on the mesh leaves an honest sender's stream whole: every message played, in order, with no long
+silence. Each message is a control change on channel 16 carrying a 14-bit counter, so the reader
+can tell it from anything an attacker makes a node play."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import select
+
+from meshlab import Lab, Proc, fail, start_node
+
+RATE_HZ = 1000
+
+
+# As in socket_backend_test.py (which runs its test on import).
+def writer(path: str) -> socket.socket:
+    """A connection into a node's input, once the node listens (bounded wait)."""
+    deadline = time.monotonic() + 10
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            s.connect(path)
+            return s
+        except OSError as e:
+            s.close()
+            if time.monotonic() > deadline:
+                fail(f"cannot connect to the node's input {path}: {e}")
+        time.sleep(0.01)  # polling for a socket file another process creates
+
+
+class Reader:
+    """Listens where a node plays: the node connects when it first plays, and writes each message
+    as a 4-byte little-endian length and the bytes."""
+
+    def __init__(self, path: str):
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        self.listener.listen(1)
+        self.conn: socket.socket | None = None
+        self.buffer = b""
+
+    def recv(self, timeout: float) -> bytes | None:
+        """The next message, or None after `timeout` seconds without one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if len(self.buffer) >= 4:
+                length = int.from_bytes(self.buffer[:4], "little")
+                if len(self.buffer) >= 4 + length:
+                    message, self.buffer = self.buffer[4:4 + length], self.buffer[4 + length:]
+                    return message
+            left = deadline - time.monotonic()
+            waiting_on = self.listener if self.conn is None else self.conn
+            if left <= 0 or not select.select([waiting_on], [], [], left)[0]:
+                return None
+            if self.conn is None:
+                self.conn, _ = self.listener.accept()
+                continue
+            chunk = self.conn.recv(1 << 20)
+            if not chunk:
+                fail("a node closed its output")
+            self.buffer += chunk
+
+    def close(self) -> None:
+        for s in (self.conn, self.listener):
+            if s is not None:
+                s.close()
+
+
+class HonestStream:
+    """Node `sender` plays `count` messages at 1 kHz into the mesh; node `receiver` plays them."""
+
+    def __init__(self, lab: Lab, port: int, sender: str = "honest", receiver: str = "listener"):
+        self.paths = {n: str(lab.dir / n) for n in (sender, receiver)}
+        self.out = Reader(f"{self.paths[receiver]}-out")
+        lab.at_close(self.out.close)
+        self.sender: Proc = start_node(lab, sender, port,
+                                       ["--midi-api", "socket", "--port-name", self.paths[sender]])
+        self.receiver: Proc = start_node(lab, receiver, port, [
+            "--midi-api", "socket", "--port-name", self.paths[receiver]])
+        self.input: socket.socket = writer(f"{self.paths[sender]}-in")
+        lab.at_close(self.input.close)
+        self.arrivals: list[tuple[float, int]] = []  # (time, counter)
+        self.foreign: list[bytes] = []  # anything else the receiver played
+        self.sent = 0
+        self._threads: list[threading.Thread] = []
+
+    @staticmethod
+    def message(i: int) -> bytes:
+        return bytes([0xBF, (i >> 7) & 0x7F, i & 0x7F])
+
+    def start(self, count: int) -> None:
+        self.count = count
+
+        def write() -> None:
+            began = time.monotonic()
+            for i in range(count):
+                delay = began + i / RATE_HZ - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)  # pacing the stream, not waiting for a result
+                self.input.send(self.message(i))
+                self.sent = i + 1
+
+        def read() -> None:
+            deadline = time.monotonic() + count / RATE_HZ + 15
+            while len(self.arrivals) < count and time.monotonic() < deadline:
+                m = self.out.recv(1.0)
+                if m is None:
+                    continue
+                if len(m) == 3 and m[0] == 0xBF:
+                    self.arrivals.append((time.monotonic(), (m[1] << 7) | m[2]))
+                else:
+                    self.foreign.append(m)
+
+        self._threads = [threading.Thread(target=f, daemon=True) for f in (write, read)]
+        for t in self._threads:
+            t.start()
+
+    def finish(self, max_gap_s: float = 0.25) -> float:
+        """Waits for the stream's end; fails unless every message was played, in order, with no
+        silence over max_gap_s between two. Returns the longest silence."""
+        for t in self._threads:
+            t.join(self.count / RATE_HZ + 20)
+        counters = [c for _, c in self.arrivals]
+        if counters != list(range(self.count)):
+            missing = sorted(set(range(self.count)) - set(counters))
+            fail(f"the honest stream was harmed: {len(counters)} of {self.count} played, "
+                 f"{len(missing)} missing (first {missing[:10]}), in order: "
+                 f"{counters == sorted(counters)}")
+        gaps = [b[0] - a[0] for a, b in zip(self.arrivals, self.arrivals[1:])]
+        longest = max(gaps, default=0.0)
+        if longest > max_gap_s:
+            fail(f"the honest stream fell silent for {longest * 1000:.0f} ms "
+                 f"(limit {max_gap_s * 1000:.0f} ms)")
+        return longest
