@@ -90,7 +90,7 @@ def two_forced_hubs() -> None:
         nodes = {"h1": forced_hub(lab, "h1"), "h2": forced_hub(lab, "h2")}
         nodes |= {n: follower(lab, n) for n in ("f1", "f2")}
         for node in nodes.values():
-            node.wait_for_line(r"midi: (JACK|MIDI ports disabled)", from_start=True)
+            node.wait_for_line(r"midi: (JACK|MIDI ports disabled)", 30, from_start=True)
         hub = settle(nodes, "two forced hubs")
         ids = {n: meshlab.node_id(p) for n, p in nodes.items()}
         expected = min(("h1", "h2"), key=lambda n: ids[n])
@@ -151,6 +151,8 @@ def forged_claims() -> None:
         lab.start_jack()
         lab.start_avahi()
         nodes = {n: follower(lab, n) for n in ("a", "b", "c")}
+        for node in nodes.values():
+            node.wait_for_line(r"midi: JACK", 30, from_start=True)
         hub = settle(nodes, "three nodes")
         a, b = [n for n in nodes if n != hub]
         port = hub_port(nodes[hub])
