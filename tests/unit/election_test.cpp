@@ -681,7 +681,7 @@ TEST_CASE("two forced hubs settle on one by priority then id; the other stands b
     CHECK(e->decide(200) == follow(winner.self().id, 2));
   }
   // From then on nothing moves and the terms stay put, however long they all run.
-  for (std::uint64_t t = 300; t < 300 + 20 * recheck; t += 250) {
+  for (std::uint64_t t = 300; t < 300 + 20 * recheck; t += 25'000) { // 4 turns a heartbeat
     for (auto* e : {&loser, &moving, &staying})
       e->peer_seen(winner.announcement(), t, second_hand);
     staying.peer_seen(loser.announcement(), t);
