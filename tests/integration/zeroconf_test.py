@@ -94,16 +94,19 @@ def without_avahi(lab: Lab) -> None:
     print("without avahi-daemon: one clear line, a mesh of one, and the others found later")
 
 
+# Async JACK: these nodes open their JACK ports at the same moment, and under -S one of three
+# such clients hung for over 15 s in a fresh-clone CI run here. The messages counted here are
+# few and paced, which async mode delivers.
 def test() -> None:
     with Lab() as lab:
-        lab.start_jack()
+        lab.start_jack(synchronous=False)
         without_avahi(lab)
     with Lab() as lab:
-        lab.start_jack()
+        lab.start_jack(synchronous=False)
         lab.start_avahi()
         one_mesh(lab)
     with Lab() as lab:
-        lab.start_jack()
+        lab.start_jack(synchronous=False)
         lab.start_avahi()
         two_meshes(lab)
 
