@@ -51,7 +51,7 @@ def test() -> None:
         rtplab.skip("avahi-browse is not installed (tools/install-deps installs avahi-utils)")
     with Lab() as lab:
         # Async JACK: both nodes open their ports at once, which under -S has hung a client
-        # here (see zeroconf_test); no MIDI is counted in this test.
+        # here (zeroconf_test opens one at a time instead); no MIDI is counted in this test.
         lab.start_jack(synchronous=False)
         lab.start_avahi()
         nodes = {n: start(lab, n) for n in ("a", "b")}
