@@ -18,7 +18,7 @@ import msgpack
 import zmq
 
 import meshlab
-from honest_stream import Reader
+from socket_midi import Reader
 from meshlab import Lab, fail, stats, wait_until
 from wireclient import HELLO, MIDI, new_id
 

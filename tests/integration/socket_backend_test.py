@@ -3,68 +3,13 @@
 comes out of the other nodes' output sockets bit-exact and in order, a 64 KiB SysEx included, and
 never out of the sender's own."""
 
-import select
-import socket
-import time
 
 import meshlab
 from meshlab import Lab, fail, start_hub, start_node
+from socket_midi import Reader, writer
 
 MESSAGES = [bytes.fromhex(h) for h in ["903c64", "b0077f", "c905", "f8", "e00040", "803c00"]]
 SYSEX = bytes([0xF0] + [i & 0x7F for i in range(64 * 1024 - 2)] + [0xF7])
-
-
-def writer(path: str) -> socket.socket:
-    """A connection into a node's input, once the node listens (bounded wait)."""
-    deadline = time.monotonic() + 10
-    while True:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        try:
-            s.connect(path)
-            return s
-        except OSError as e:
-            s.close()
-            if time.monotonic() > deadline:
-                fail(f"cannot connect to the node's input {path}: {e}")
-        time.sleep(0.01)  # polling for a socket file another process creates
-
-
-class Reader:
-    """Listens where a node plays: the node connects when it first plays, and writes each message
-    as a 4-byte little-endian length and the bytes."""
-
-    def __init__(self, path: str):
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(path)
-        self.listener.listen(1)
-        self.conn: socket.socket | None = None
-        self.buffer = b""
-
-    def recv(self, timeout: float) -> bytes | None:
-        """The next message, or None after `timeout` seconds without one."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if len(self.buffer) >= 4:
-                length = int.from_bytes(self.buffer[:4], "little")
-                if len(self.buffer) >= 4 + length:
-                    message, self.buffer = self.buffer[4:4 + length], self.buffer[4 + length:]
-                    return message
-            left = deadline - time.monotonic()
-            waiting_on = self.listener if self.conn is None else self.conn
-            if left <= 0 or not select.select([waiting_on], [], [], left)[0]:
-                return None
-            if self.conn is None:
-                self.conn, _ = self.listener.accept()
-                continue
-            chunk = self.conn.recv(1 << 20)
-            if not chunk:
-                fail("a node closed its output")
-            self.buffer += chunk
-
-    def close(self) -> None:
-        for s in (self.conn, self.listener):
-            if s is not None:
-                s.close()
 
 
 def test() -> None:
