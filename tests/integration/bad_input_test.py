@@ -40,7 +40,7 @@ import zmq.utils.monitor
 
 import meshlab
 from meshlab import Lab, Proc, fail, start_hub, start_node, stats, wait_until
-from wireclient import HELLO, MIDI, WireClient, new_id
+from wireclient import HELLO, MIDI, WireClient, hub_closes, new_id
 
 # True once the hub itself closes every non-ZMTP connection within a second (ZAP enabled to
 # refuse ZMTP 1.0 peers, a short ZMQ_HANDSHAKE_IVL): then the test demands it.
@@ -64,21 +64,6 @@ def send_raw(port: int, data: bytes) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
     sock.sendall(data)
     return sock
-
-
-def hub_closes(sock: socket.socket, within: float) -> bool:
-    """Read (and ignore) what the hub sends until it closes the connection or time is up."""
-    deadline = time.monotonic() + within
-    while (left := deadline - time.monotonic()) > 0:
-        sock.settimeout(left)
-        try:
-            if not sock.recv(4096):
-                return True
-        except TimeoutError:
-            return False
-        except ConnectionError:
-            return True
-    return False
 
 
 def throw_garbage(hub: Proc, port: int) -> tuple[int, socket.socket]:

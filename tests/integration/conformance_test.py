@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import socket
-import time
 
 import msgpack
 import zmq
@@ -23,25 +22,10 @@ import zmq
 import meshlab
 from honest_stream import HonestStream
 from meshlab import Lab, fail, start_hub, stats, wait_until
-from wireclient import HELLO, MIDI, WireClient
+from wireclient import HELLO, MIDI, WireClient, hub_closes
 
 STREAM = 5000
 CHURN = 200
-
-
-def hub_closes(sock: socket.socket, within: float) -> bool:
-    """As in bad_input_test.py: reads until the hub closes the connection or time is up."""
-    deadline = time.monotonic() + within
-    while (left := deadline - time.monotonic()) > 0:
-        sock.settimeout(left)
-        try:
-            if not sock.recv(4096):
-                return True
-        except TimeoutError:
-            return False
-        except ConnectionError:
-            return True
-    return False
 
 
 def test() -> None:

@@ -3,7 +3,6 @@
 comes out of the other nodes' output sockets bit-exact and in order, a 64 KiB SysEx included, and
 never out of the sender's own."""
 
-
 import meshlab
 from meshlab import Lab, fail, start_hub, start_node
 from socket_midi import Reader, writer

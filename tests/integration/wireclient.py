@@ -8,6 +8,7 @@ protocol document is enough to write a compatible client in another language.
 from __future__ import annotations
 
 import os
+import socket
 import time
 
 import msgpack
@@ -101,3 +102,18 @@ class WireClient:
                     peers[sender] = info["name"]
                     hub_seen = hub_seen or info["role"] == "hub"
         return peers
+
+
+def hub_closes(sock: socket.socket, within: float) -> bool:
+    """Read (and ignore) what the hub sends until it closes the connection or time is up."""
+    deadline = time.monotonic() + within
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            if not sock.recv(4096):
+                return True
+        except TimeoutError:
+            return False
+        except ConnectionError:
+            return True
+    return False
