@@ -77,6 +77,40 @@ std::vector<std::string> encode_txt(const NodeRecord& r) {
   };
 }
 
+namespace {
+
+bool is_seal(std::string_view entry) {
+  return entry.size() >= 4 && lower(entry.substr(0, 4)) == "sec=";
+}
+
+// Sorted: Avahi hands out a registered record's strings in reverse order (an updated one's in
+// order), so the order of the strings cannot be part of what is sealed.
+std::string unsealed_wire(const std::vector<std::string>& entries) {
+  std::vector<std::string> rest;
+  for (const auto& e : entries)
+    if (!is_seal(e)) rest.push_back(e);
+  std::sort(rest.begin(), rest.end());
+  return txt_to_wire(rest);
+}
+
+} // namespace
+
+std::vector<std::string> seal_txt(std::vector<std::string> entries,
+                                  const security::MeshKeys& keys) {
+  entries.push_back("sec=" + security::record_tag(keys, unsealed_wire(entries)));
+  return entries;
+}
+
+Seal check_seal(const std::vector<std::string>& entries, const security::MeshKeys* keys) {
+  const auto seal =
+      std::find_if(entries.begin(), entries.end(), [](const std::string& e) { return is_seal(e); });
+  if (seal == entries.end()) return Seal::none;
+  if (!keys) return Seal::invalid;
+  return security::record_tag_matches(*keys, unsealed_wire(entries), seal->substr(4))
+             ? Seal::valid
+             : Seal::invalid;
+}
+
 TxtDecode decode_txt(const std::vector<std::string>& entries) {
   TxtDecode out;
   NodeRecord& r = out.record;

@@ -13,12 +13,14 @@
 //   term   election term of that hub, decimal          default 0
 //   port   base port of its hub when it is hub, else 0 default 0
 //   rev    revision: counts the record's changes       default 0
+//   sec    secured mesh: the record's seal, 32 hex digits (seal_txt); absent on an open mesh
 // Keys are matched without regard to case and only the first of a repeated key counts
 // (RFC 6763, 6.4); unknown keys are ignored, so a later version may add keys freely. A record
 // whose proto is not ours is decoded no further than proto, id and mesh: a new version may
 // change everything else.
 
 #include "discovery/discovery.hpp"
+#include "security/mesh_keys.hpp"
 
 #include <cstddef>
 #include <string>
@@ -41,6 +43,18 @@ struct TxtDecode {
 };
 // Never throws on bad input: a missing or malformed required key is a problem, not an error.
 TxtDecode decode_txt(const std::vector<std::string>& entries);
+
+// A secured mesh's record carries `sec`: a tag under the mesh's record key over every other
+// string of the record, sorted bytewise, in the DNS wire form (txt_to_wire). Only members can make
+// it, so an outsider's forged record is not even considered; it names no key and no passphrase.
+std::vector<std::string> seal_txt(std::vector<std::string> entries, const security::MeshKeys& keys);
+
+enum class Seal {
+  none,    // no `sec`: an open mesh's record
+  valid,   // sealed with our keys
+  invalid, // sealed, not with our keys: another passphrase (or a forgery)
+};
+Seal check_seal(const std::vector<std::string>& entries, const security::MeshKeys* keys);
 
 // The DNS wire form of a TXT record: each string prefixed by its length byte. An empty list
 // becomes a single empty string (one zero byte), as RFC 6763 asks. Strings longer than 255
