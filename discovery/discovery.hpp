@@ -4,6 +4,8 @@
 // (--connect). Discovery finds nodes; it never decides who is alive: mDNS keeps a crashed
 // laptop "present" for minutes, so liveness comes from heartbeats on the mesh.
 
+#include "security/mesh_keys.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -69,8 +71,11 @@ public:
 // listen on, announced as the SRV port while the node is not hub (Bonjour hides a service of
 // port 0); the TXT record's `port` says whether a hub listens there. process() polls the
 // fds itself (zero timeout), so it may be called at any time.
+// `keys`: a secured mesh's (records are sealed, and only sealed ones are reported); nullptr:
+// an open mesh (sealed records are another mesh: logged once, ignored).
 std::unique_ptr<Discovery> make_dns_sd_discovery(Listener& listener, const std::string& mesh,
-                                                 std::uint16_t base_port);
+                                                 std::uint16_t base_port,
+                                                 const security::MeshKeys* keys = nullptr);
 
 // Known hubs given on the command line (host and base port), reported once as seen nodes.
 struct StaticHub {

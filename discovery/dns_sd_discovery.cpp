@@ -77,8 +77,10 @@ struct Instance {
 
 class DnsSdDiscovery final : public Discovery {
 public:
-  DnsSdDiscovery(Listener& listener, std::string mesh, std::uint16_t base_port)
-      : listener_(listener), mesh_(std::move(mesh)), base_port_(base_port) {
+  DnsSdDiscovery(Listener& listener, std::string mesh, std::uint16_t base_port,
+                 const security::MeshKeys* keys)
+      : listener_(listener), mesh_(std::move(mesh)), base_port_(base_port),
+        keys_(keys ? std::optional<security::MeshKeys>(*keys) : std::nullopt) {
     // Avahi's compatibility library prints a warning about itself to stderr on first use
     // unless this is set; it says nothing the user can act on.
     setenv("AVAHI_COMPAT_NOWARN", "1", 0);
@@ -107,7 +109,7 @@ public:
       return;
     }
     if (encode_txt(self) == encode_txt(registered_)) return;
-    const std::string txt = txt_to_wire(encode_txt(self));
+    const std::string txt = txt_to_wire(sealed(encode_txt(self)));
     const DNSServiceErrorType err = DNSServiceUpdateRecord(
         registration_.get(), nullptr, 0, static_cast<std::uint16_t>(txt.size()), txt.data(), 0);
     if (err == kDNSServiceErr_NoError) {
@@ -320,7 +322,7 @@ private:
     retire(registration_); // announce() may come from a listener, inside a dispatch
     registered_ = *self_;
     registered_name_.clear();
-    const std::string txt = txt_to_wire(encode_txt(registered_));
+    const std::string txt = txt_to_wire(sealed(encode_txt(registered_)));
     const std::uint16_t port = htons(srv_port_for(registered_));
     std::string name;
     DNSServiceErrorType err;
@@ -411,6 +413,23 @@ private:
     } else if (d.record.mesh != mesh_) {
       ignore(inst, d.record.id,
              "it is in mesh \"" + d.record.mesh + "\", this node in mesh \"" + mesh_ + "\"");
+    } else if (const Seal seal = check_seal(entries, keys_ ? &*keys_ : nullptr);
+               seal == Seal::invalid && keys_) {
+      ignore(inst, d.record.id,
+             "mesh \"" + mesh_ +
+                 "\" is secured and your passphrase does not match this "
+                 "node's (its record is sealed with another passphrase)",
+             true);
+    } else if (seal == Seal::invalid) {
+      ignore(inst, d.record.id,
+             "mesh \"" + mesh_ +
+                 "\" is secured: start midimesh with --secret-file FILE or "
+                 "MIDIMESH_SECRET set to its passphrase to join it",
+             true);
+    } else if (seal == Seal::none && keys_) {
+      ignore(inst, d.record.id,
+             "its record is not sealed: it runs an open mesh of this name, and this node's "
+             "mesh is secured");
     } else {
       record = d.record;
     }
@@ -432,11 +451,20 @@ private:
     if (!inst.id.empty()) refresh(inst.id);
   }
 
-  void ignore(const Instance& inst, const std::string& id, const std::string& why) {
+  void ignore(const Instance& inst, const std::string& id, const std::string& why,
+              bool error = false) {
     const std::string key = id.empty() ? "name:" + inst.name : id;
     if (!ignored_.insert(key).second) return;
-    log::info(component, "ignoring node \"{}\"{} at {}: {}", inst.name,
-              id.empty() ? "" : " (" + id + ")", inst.host, why);
+    const std::string line = fmt::format("ignoring node \"{}\"{} at {}: {}", inst.name,
+                                         id.empty() ? "" : " (" + id + ")", inst.host, why);
+    if (error)
+      log::error(component, "{}", line);
+    else
+      log::info(component, "{}", line);
+  }
+
+  std::vector<std::string> sealed(std::vector<std::string> entries) const {
+    return keys_ ? seal_txt(std::move(entries), *keys_) : entries;
   }
 
   // Reports node `id` as it now stands over all its interfaces: seen if it changed, gone if no
@@ -496,10 +524,11 @@ private:
   Listener& listener_;
   const std::string mesh_;
   const std::uint16_t base_port_;
-  std::optional<NodeRecord> self_; // what announce() asked for, with its revision
-  std::uint64_t revision_ = 0;     // of the last change announced
-  NodeRecord registered_;          // what the registration carries
-  std::string registered_name_;    // the instance name the daemon confirmed
+  const std::optional<security::MeshKeys> keys_; // a secured mesh's: records are sealed
+  std::optional<NodeRecord> self_;               // what announce() asked for, with its revision
+  std::uint64_t revision_ = 0;                   // of the last change announced
+  NodeRecord registered_;                        // what the registration carries
+  std::string registered_name_;                  // the instance name the daemon confirmed
   ServiceRef browse_, registration_;
   std::map<std::tuple<std::string, std::string, std::uint32_t>, std::unique_ptr<Instance>>
       instances_;
@@ -515,8 +544,9 @@ private:
 } // namespace
 
 std::unique_ptr<Discovery> make_dns_sd_discovery(Listener& listener, const std::string& mesh,
-                                                 std::uint16_t base_port) {
-  return std::make_unique<DnsSdDiscovery>(listener, mesh, base_port);
+                                                 std::uint16_t base_port,
+                                                 const security::MeshKeys* keys) {
+  return std::make_unique<DnsSdDiscovery>(listener, mesh, base_port, keys);
 }
 
 } // namespace midimesh::discovery

@@ -6,6 +6,7 @@
 #include "log/log.hpp"
 #include "midi/midi_ports.hpp"
 #include "node/node.hpp"
+#include "security/passphrase.hpp"
 
 #include <cstdio>
 #include <iostream>
@@ -21,8 +22,12 @@ int main(int argc, char** argv) {
     return midi::list_midi_ports(options.node.midi_config.api, std::cout) ? 0 : 1;
 
   try {
+    options.node.security = security::SocketSecurity::from(
+        security::load_mesh_keys(options.secret_file, options.node.mesh));
     node::Node node(std::move(options.node));
     return node.run();
+  } catch (const security::SecretError& e) {
+    log::error("main", "cannot start: {}", e.what());
   } catch (const hub::HubError& e) {
     log::error("main", "cannot start the hub: {}", e.what());
   } catch (const std::exception& e) {

@@ -47,7 +47,8 @@ Parsed parse(int argc, char** argv) {
       ->type_name("PORT")
       ->check(CLI::Range(1, 65534))
       ->capture_default_str();
-  app.add_option("--bind", config.bind_address, "Address the hub and the RTP-MIDI session listen on (*: all, IPv4+6)")
+  app.add_option("--bind", config.bind_address,
+                 "Address the hub and the RTP-MIDI session listen on (*: all, IPv4+6)")
       ->type_name("ADDR")
       ->capture_default_str();
   app.add_option("--name", config.name, "Name the others see (default: host name)")
@@ -83,6 +84,14 @@ Parsed parse(int argc, char** argv) {
   app.add_flag("--no-rtp-midi", no_rtp, "No RTP-MIDI session: Macs and iPads cannot join here")
       ->excludes(rtp_port)
       ->excludes(rtp_invite);
+  app.add_flag("--rtp-midi-open", config.rtp_midi_open,
+               "Secured mesh: run the RTP-MIDI session anyway (AppleMIDI has no password: "
+               "anyone on the network can join through this node)")
+      ->excludes("--no-rtp-midi");
+  app.add_option("--secret-file", options.secret_file,
+                 "Secure the mesh with the passphrase in FILE's first line (or set "
+                 "MIDIMESH_SECRET); every member needs the same one")
+      ->type_name("FILE");
   app.add_flag("--list-ports", options.list_ports, "List the MIDI ports of every backend, exit");
   app.add_option("--log-level", log_level, "How much to log")
       ->type_name("LEVEL")
@@ -96,6 +105,7 @@ Parsed parse(int argc, char** argv) {
              "  midimesh --hub --no-midi          a headless hub on a server\n"
              "  midimesh --connect 10.0.0.5 --midi-in loopMIDI --midi-out loopMIDI\n"
              "  midimesh --rtp-midi-connect ipad.local   also invite an iPad's session\n"
+             "  MIDIMESH_SECRET='four random words here' midimesh    a secured mesh\n"
              "Stop with Ctrl-C: the node says goodbye and releases every note it holds.\n"
              "Send SIGUSR1 to log its counters.");
   try {

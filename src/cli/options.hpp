@@ -13,6 +13,7 @@ namespace midimesh::cli {
 struct Options {
   node::NodeConfig node;
   bool list_ports = false;
+  std::string secret_file; // empty: MIDIMESH_SECRET, or an open mesh
   log::Level log_level = log::Level::info;
 };
 

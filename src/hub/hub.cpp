@@ -51,9 +51,9 @@ Hub::Hub(zmq::context_t& context, const HubConfig& config)
     wire::apply_common_options(*s);
     // libzmq takes bytes that do not start like a ZMTP 3 greeting for a ZeroMQ 1.0 peer and
     // keeps the connection (an HTTP request would even receive mesh traffic). With a ZAP domain
-    // set, it refuses every pre-3.0 peer. No ZAP handler is needed: the NULL mechanism goes on
-    // without one unless ZMQ_ZAP_ENFORCE_DOMAIN is set.
-    s->set(zmq::sockopt::zap_domain, "midimesh");
+    // set, which server() does, it refuses every pre-3.0 peer. On an open mesh no ZAP handler
+    // is needed: the NULL mechanism goes on without one.
+    config_.security.server(*s);
     s->set(zmq::sockopt::handshake_ivl, handshake_timeout_ms);
     // Larger than any valid frame, so an oversized one reaches check_message and is counted;
     // only a frame twice that size costs its sender the connection.
@@ -270,9 +270,12 @@ void Hub::reject_connection(const char* which, const std::string& endpoint, std:
   std::uint64_t suppressed = 0;
   if (garbage_log_.admit(now_us, suppressed))
     log::warn(component,
-              "closed a connection to the {} port {} that does not speak ZeroMQ/midimesh "
-              "(handshake failed){}; other nodes are not affected",
+              "closed a connection to the {} port {} that {} (handshake failed){}; other "
+              "nodes are not affected",
               which, endpoint,
+              config_.security.secured()
+                  ? "does not have this mesh's passphrase (or does not speak midimesh)"
+                  : "does not speak ZeroMQ/midimesh, or expects a secured mesh",
               suppressed ? fmt::format(", {} more since the last report", suppressed) : "");
 }
 

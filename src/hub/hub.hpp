@@ -7,6 +7,7 @@
 
 #include "hub/frame_check.hpp"
 #include "log/throttle.hpp"
+#include "security/socket_security.hpp"
 
 #include <array>
 #include <cstdint>
@@ -30,6 +31,8 @@ struct HubConfig {
   std::uint16_t port = 8141;
   std::string inproc_prefix = "inproc://midimesh-hub";
   int send_hwm = 50'000; // per receiving node: what a stalled node may cost the hub
+  // Open or secured (CURVE on all three ports). Secured needs a ZapHandler in the context.
+  security::SocketSecurity security;
 };
 
 struct HubCounters {

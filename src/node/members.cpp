@@ -29,6 +29,14 @@ void Node::start_rtp_midi() {
     log::info("rtp-midi", "RTP-MIDI session disabled (--no-rtp-midi)");
     return;
   }
+  if (config_.security.secured() && !config_.rtp_midi_open) {
+    log::info("rtp-midi",
+              "no RTP-MIDI session: mesh \"{}\" is secured and AppleMIDI has no password. "
+              "--rtp-midi-open lets Macs and iPads join through this node (and anyone else on "
+              "the network)",
+              config_.mesh);
+    return;
+  }
   config_.rtp.bind_address = config_.bind_address;
   if (config_.rtp.session_name.empty())
     config_.rtp.session_name = fmt::format("midimesh {} ({})", config_.mesh, config_.name);

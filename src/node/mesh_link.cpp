@@ -8,10 +8,11 @@ namespace {
 constexpr int queue_depth = 100'000;
 } // namespace
 
-MeshLink::MeshLink(zmq::context_t& context, std::string node_id)
-    : context_(context), id_(std::move(node_id)) {}
+MeshLink::MeshLink(zmq::context_t& context, std::string node_id, security::SocketSecurity security)
+    : context_(context), id_(std::move(node_id)), security_(std::move(security)) {}
 
-void MeshLink::connect(const std::string& publish_endpoint, const std::string& subscribe_endpoint) {
+void MeshLink::connect(const std::string& publish_endpoint, const std::string& subscribe_endpoint,
+                       const std::function<void(zmq::socket_t&)>& before_connect) {
   disconnect(0);
   released_ = true;
   // Replay first, in order, then whatever was held meanwhile; both bounded by max_held.
@@ -33,6 +34,9 @@ void MeshLink::connect(const std::string& publish_endpoint, const std::string& s
   // messages"; the hub's XPUB applies the same rule, so they are never sent back to us.
   subscriber_.set(zmq::sockopt::invert_matching, 1);
   subscriber_.set(zmq::sockopt::subscribe, id_);
+  security_.client(publisher_);
+  security_.client(subscriber_);
+  if (before_connect) before_connect(subscriber_);
   publisher_.connect(publish_endpoint);
   subscriber_.connect(subscribe_endpoint);
 }

@@ -11,10 +11,12 @@
 // another hub: what a dead hub swallowed before anyone noticed reaches the others after all,
 // and receivers drop what they already had by its sequence number.
 
+#include "security/socket_security.hpp"
 #include "wire/envelope.hpp"
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <span>
 #include <string>
 #include <zmq.hpp>
@@ -23,9 +25,12 @@ namespace midimesh::node {
 
 class MeshLink {
 public:
-  MeshLink(zmq::context_t& context, std::string node_id);
+  MeshLink(zmq::context_t& context, std::string node_id, security::SocketSecurity security = {});
 
-  void connect(const std::string& publish_endpoint, const std::string& subscribe_endpoint);
+  // `before_connect` sees the subscriber after its options are set and before it connects (to
+  // watch its handshakes).
+  void connect(const std::string& publish_endpoint, const std::string& subscribe_endpoint,
+               const std::function<void(zmq::socket_t&)>& before_connect = {});
   // Closes both sockets, giving what is queued up to linger_ms to leave.
   void disconnect(int linger_ms);
   bool connected() const noexcept { return static_cast<bool>(subscriber_); }
@@ -70,6 +75,7 @@ public:
 private:
   zmq::context_t& context_;
   std::string id_;
+  security::SocketSecurity security_;
   bool send(const std::string& topic, const std::vector<std::uint8_t>& frame);
   void flush(); // what is held, while ready()
   Published publish_frame(std::string topic, std::vector<std::uint8_t> bytes,

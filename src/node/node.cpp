@@ -3,6 +3,7 @@
 #include "log/log.hpp"
 #include "midi/midi_message.hpp"
 #include "midimesh_config.h"
+#include "security/passphrase.hpp"
 
 #include <chrono>
 #include <csignal>
@@ -41,10 +42,18 @@ std::string make_node_id() {
 }
 
 Node::Node(NodeConfig config)
-    : config_(std::move(config)), context_(1), link_(context_, make_node_id()) {
+    : config_(std::move(config)), context_(1), handshakes_(context_),
+      link_(context_, make_node_id(), config_.security) {
   now_us_ = steady_us();
   started_us_ = now_us_;
   log::info(component, "midimesh {} node \"{}\" id {}", MIDIMESH_VERSION, config_.name, link_.id());
+  if (config_.security.secured()) {
+    zap_.emplace(context_, *config_.security.keys());
+    log::info("security",
+              "mesh \"{}\" is secured: only computers with its passphrase can join, listen "
+              "or take part in the election",
+              config_.mesh);
+  }
   if (config_.midi) {
     try {
       config_.midi_config.log = [](const std::string& line) { log::warn("midi", "{}", line); };
@@ -66,7 +75,7 @@ Node::Node(NodeConfig config)
     const std::string sub = wire::subscribe_endpoint(config_.hub_address);
     log::info(component, "joining the hub at {} (publish {}, subscribe {})",
               config_.hub_address.host, pub, sub);
-    link_.connect(pub, sub);
+    link_.connect(pub, sub, [this](zmq::socket_t& s) { handshakes_.watch(s); });
     last_mesh_rx_us_ = now_us_;
   } else {
     start_roles(steady_us());
@@ -87,6 +96,8 @@ int Node::run() {
     items.push_back({linked ? link_.subscriber().handle() : nullptr, -1, ZMQ_POLLIN, 0});
     items.push_back({linked ? link_.publisher().handle() : nullptr, -1, ZMQ_POLLIN, 0});
     items.push_back({probe_ ? probe_.handle() : nullptr, -1, ZMQ_POLLIN, 0}); // a claim's check
+    items.push_back({handshakes_.handle(), -1, ZMQ_POLLIN, 0});
+    items.push_back({zap_ ? zap_->socket().handle() : nullptr, -1, ZMQ_POLLIN, 0});
     const std::size_t midi_index = items.size();
     if (midi_) items.push_back({nullptr, midi_->input_fd(), ZMQ_POLLIN, 0});
     const std::size_t hub_index = items.size();
@@ -135,6 +146,8 @@ int Node::run() {
     if (items[2].revents & ZMQ_POLLIN) on_publisher_readable();
     if (items[1].revents & ZMQ_POLLIN) on_mesh_readable(after);
     if (items[3].revents & ZMQ_POLLIN) on_probe_readable(after);
+    if (items[4].revents & ZMQ_POLLIN) on_handshakes(after);
+    if (items[5].revents & ZMQ_POLLIN) on_zap_request(after);
     if (midi_ && (items[midi_index].revents & ZMQ_POLLIN)) on_midi_input();
     if (discovery_) {
       bool readable = false;
@@ -413,6 +426,44 @@ void Node::flush_midi(std::uint64_t now_us) {
               dropped, suffix(suppressed));
 }
 
+void Node::on_handshakes(std::uint64_t now_us) {
+  const std::string& host = config_.mode == Mode::connect ? config_.hub_address.host : target_host_;
+  for (const HandshakeWatch::Outcome outcome : handshakes_.read()) {
+    if (outcome == HandshakeWatch::Outcome::succeeded) continue;
+    ++counters_.failed_handshakes;
+    std::uint64_t suppressed = 0;
+    if (!handshake_log_.admit(now_us, suppressed)) continue;
+    const bool secured = config_.security.secured();
+    std::string what;
+    // libzmq's reasons are vague (a NULL client meeting a CURVE server may fail either way);
+    // what the user must do depends on which side is secured.
+    if (!secured)
+      what = fmt::format("the hub at {} refused an open connection: mesh \"{}\" is secured? "
+                         "Start midimesh with --secret-file FILE or {} set to its passphrase",
+                         host, config_.mesh, security::secret_variable);
+    else if (outcome == HandshakeWatch::Outcome::other_mechanism)
+      what = fmt::format("the hub at {} is not secured (an open mesh, or not midimesh): not "
+                         "joining it without the passphrase",
+                         host);
+    else
+      what = fmt::format("mesh \"{}\" is secured and your passphrase does not match (the hub "
+                         "at {} refused our handshake)",
+                         config_.mesh, host);
+    log::error("security", "{}; retrying{}", what, suffix(suppressed));
+  }
+}
+
+void Node::on_zap_request(std::uint64_t now_us) {
+  for (const auto& refusal : zap_->on_readable()) {
+    ++counters_.refused_peers;
+    std::uint64_t suppressed = 0;
+    if (zap_log_.admit(now_us, suppressed))
+      log::warn("security", "refused a connection from {} to this node's hub: {}{}",
+                refusal.address.empty() ? "an unknown address" : refusal.address, refusal.why,
+                suffix(suppressed));
+  }
+}
+
 void Node::on_publisher_readable() {
   const bool was_ready = link_.ready();
   link_.on_publisher_readable();
@@ -528,11 +579,16 @@ void Node::check_link_alive(std::uint64_t now_us) {
               "heard nothing from the hub at {} for {} ms: reconnecting to it (new sockets){}",
               config_.hub_address.host, config_.peer_timeout_us / 1000, suffix(suppressed));
   link_.connect(wire::publish_endpoint(config_.hub_address),
-                wire::subscribe_endpoint(config_.hub_address));
+                wire::subscribe_endpoint(config_.hub_address),
+                [this](zmq::socket_t& s) { handshakes_.watch(s); });
 }
 
 void Node::flush_throttled_logs(std::uint64_t now_us) {
   std::uint64_t n = 0;
+  if (handshake_log_.flush(now_us, n))
+    log::error("security", "{} more failed handshake(s) with the hub", n);
+  if (zap_log_.flush(now_us, n))
+    log::warn("security", "refused {} more connection(s) to this node's hub", n);
   if (reconnect_log_.flush(now_us, n))
     log::warn(component, "reconnected to the hub {} more time(s); it is still silent", n);
   if (sequence_log_.flush(now_us, n))
@@ -617,14 +673,16 @@ std::string Node::stats() const {
       "lost={} malformed={} version_mismatch={} unknown_type={} oversize_input={} "
       "backend_rejected={} publish_failed={} input_overflows={} released_notes={} "
       "hub_changes={} term={} peers={} seq_resyncs={} out_of_line={} foreign_mesh={} "
-      "reconnects={} refused_claims={} unanswered_claims={}",
+      "reconnects={} refused_claims={} unanswered_claims={} failed_handshakes={} "
+      "refused_peers={}",
       counters_.midi_sent, counters_.midi_sent_bytes, counters_.midi_received,
       counters_.midi_received_bytes, counters_.lost, counters_.malformed,
       counters_.version_mismatch, counters_.unknown_type, counters_.oversize_input,
       counters_.backend_rejected, counters_.publish_failed, queue_overflows,
       counters_.released_notes, counters_.hub_changes, term_, peers_.peers().size(),
       counters_.seq_resyncs, counters_.out_of_line, counters_.foreign_mesh, counters_.reconnects,
-      counters_.refused_claims, election_ ? election_->unanswered_count() : 0);
+      counters_.refused_claims, election_ ? election_->unanswered_count() : 0,
+      counters_.failed_handshakes, counters_.refused_peers);
 }
 
 } // namespace midimesh::node

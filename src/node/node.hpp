@@ -10,9 +10,12 @@
 #include "log/throttle.hpp"
 #include "midi/midi_ports.hpp"
 #include "midi/note_tracker.hpp"
+#include "node/handshake_watch.hpp"
 #include "node/mesh_link.hpp"
 #include "node/peer_table.hpp"
 #include "node/signals.hpp"
+#include "security/socket_security.hpp"
+#include "security/zap_handler.hpp"
 #include "wire/transport.hpp"
 
 #include <cstdint>
@@ -53,7 +56,12 @@ struct NodeConfig {
   election::Timing election_timing;
   // The RTP-MIDI session (Macs, iPads, Windows rtpMIDI): on unless --no-rtp-midi.
   bool rtp_midi = true;
+  // On a secured mesh AppleMIDI's lack of any password would let anyone in through this node:
+  // the session runs only when this says so (--rtp-midi-open).
+  bool rtp_midi_open = false;
   bridge::RtpConfig rtp; // session_name empty: "midimesh MESH (NAME)"
+  // Open (the default) or secured by a passphrase (--secret-file, MIDIMESH_SECRET).
+  security::SocketSecurity security;
 };
 
 struct NodeCounters {
@@ -73,6 +81,10 @@ struct NodeCounters {
   std::uint64_t reconnects = 0;     // --connect: links to the hub rebuilt after it fell silent
   // Hub claims refused: a claim through another hub's proxy, or a term no mesh reaches.
   std::uint64_t refused_claims = 0;
+  // Secured mesh: our connections the hub refused (another passphrase, or an open hub), and
+  // connections our hub's ZAP handler refused.
+  std::uint64_t failed_handshakes = 0;
+  std::uint64_t refused_peers = 0;
 };
 
 class Node : private discovery::Listener, private bridge::RtpBridge::Listener {
@@ -97,6 +109,8 @@ private:
   void note_sequence_event(const std::string& sender, const Arrival& arrival, std::uint64_t now_us);
   void on_midi_input();
   void on_publisher_readable();
+  void on_handshakes(std::uint64_t now_us);
+  void on_zap_request(std::uint64_t now_us);
   void check_joined();
   void deliver(const std::string& sender, std::span<const std::uint8_t> midi, std::uint64_t now_us);
   void release_notes(const std::string& sender, const std::string& why);
@@ -156,6 +170,8 @@ private:
 
   NodeConfig config_;
   zmq::context_t context_;
+  std::optional<security::ZapHandler> zap_; // secured mesh: before any hub socket binds
+  HandshakeWatch handshakes_;               // of the link's connection to a remote hub
   SignalPipe signals_;
   std::unique_ptr<hub::Hub> hub_; // this node's proxy: forwarding when it is the hub, else idle
   MeshLink link_;
@@ -214,7 +230,8 @@ private:
   std::map<std::string, MemberSequences> member_seqs_;
   std::uint64_t next_member_hello_us_ = 0;
 
-  log::Throttle malformed_log_, backend_log_, oversize_log_, sequence_log_, reconnect_log_;
+  log::Throttle malformed_log_, backend_log_, oversize_log_, sequence_log_, reconnect_log_,
+      handshake_log_, zap_log_;
   std::uint64_t last_mesh_rx_us_ = 0; // when the link last delivered anything
   std::map<std::string, bool> version_warned_;
   std::vector<std::vector<std::uint8_t>> input_batch_;

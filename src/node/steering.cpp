@@ -47,6 +47,7 @@ void Node::start_roles(std::uint64_t now_us) {
   hub::HubConfig hub_config;
   hub_config.bind_address = config_.bind_address;
   hub_config.port = config_.port;
+  hub_config.security = config_.security;
   try {
     hub_ = std::make_unique<hub::Hub>(context_, hub_config);
   } catch (const hub::HubError& e) {
@@ -64,7 +65,8 @@ void Node::start_roles(std::uint64_t now_us) {
   if (config_.discovery) {
 #ifdef MIDIMESH_HAVE_DNS_SD
     // It logs for itself once it browses, or what is missing when it cannot.
-    discovery_ = discovery::make_dns_sd_discovery(*this, config_.mesh, hub_->port());
+    discovery_ = discovery::make_dns_sd_discovery(*this, config_.mesh, hub_->port(),
+                                                  config_.security.keys());
 #else
     log::warn(component, "this midimesh was built without mDNS: other nodes cannot find it; "
                          "join them with --connect HOST");
@@ -148,6 +150,7 @@ void Node::update_probe() {
   probe_.set(zmq::sockopt::linger, 0);
   probe_.set(zmq::sockopt::invert_matching, 1); // a member's SUB, as PROTOCOL.md says
   probe_.set(zmq::sockopt::subscribe, link_.id());
+  config_.security.client(probe_);
   probe_.connect(wire::subscribe_endpoint({*host, it->second.port}));
   probe_id_ = id;
   log::info(component, "checking the hub claim of {} at {}:{} before following it", peer_label(id),
@@ -205,7 +208,8 @@ void Node::connect_to_hub(const std::string& hub_id, std::uint64_t term, bool cl
       return;
     }
     const wire::HostPort address{*host, it->second.port};
-    link_.connect(wire::publish_endpoint(address), wire::subscribe_endpoint(address));
+    link_.connect(wire::publish_endpoint(address), wire::subscribe_endpoint(address),
+                  [this](zmq::socket_t& s) { handshakes_.watch(s); });
     own_address_ = wire::local_address_towards(*host);
     target_host_ = *host;
     target_claimed_ = claimed;
@@ -268,6 +272,7 @@ void Node::send_beacons(std::uint64_t now_us) {
   if (!beacon_) {
     beacon_ = zmq::socket_t(context_, zmq::socket_type::pub);
     wire::apply_common_options(beacon_);
+    config_.security.client(beacon_);
   }
   // Every node ever discovered, the ones we gave up for gone included: a cut cable heals.
   for (const auto& [id, address] : directory_) {

@@ -25,7 +25,9 @@ def new_id() -> str:
 class WireClient:
     """One mesh member: a PUB into the hub's XSUB and an inverted SUB from its XPUB."""
 
-    def __init__(self, host: str, port: int, name: str = "wireclient", *, hwm: int = 100_000):
+    def __init__(self, host: str, port: int, name: str = "wireclient", *, hwm: int = 100_000,
+                 curve: tuple[bytes, bytes, bytes] | None = None):
+        """curve: a secured mesh's (server public, client public, client secret) keys."""
         self.id = new_id()
         self.name = name
         self.seq = 0
@@ -36,6 +38,10 @@ class WireClient:
         self.sub = self.ctx.socket(zmq.SUB)
         for s in (self.pub, self.sub):
             s.setsockopt(zmq.LINGER, 0)
+            if curve:
+                s.setsockopt(zmq.CURVE_SERVERKEY, curve[0])
+                s.setsockopt(zmq.CURVE_PUBLICKEY, curve[1])
+                s.setsockopt(zmq.CURVE_SECRETKEY, curve[2])
         self.pub.setsockopt(zmq.SNDHWM, hwm)
         self.sub.setsockopt(zmq.RCVHWM, hwm)
         # PROTOCOL.md section 1: inverted matching, subscribed to our own id.

@@ -8,6 +8,7 @@
 #include "mesh_view.hpp"
 #include "midimesh_config.h"
 #include "screen.hpp"
+#include "security/passphrase.hpp"
 #include "table.hpp"
 #include "watcher.hpp"
 #include "wire/envelope.hpp"
@@ -46,6 +47,7 @@ struct Options {
   int width = 0;      // of --once's table; 0: the terminal's, or 120
   std::string log_file;
   std::string log_level = "warning";
+  std::string secret_file; // empty: MIDIMESH_SECRET, or an open mesh
 };
 
 int terminal_width() {
@@ -83,15 +85,17 @@ int run(const Options& o) {
     view.on_status(sender, status, now);
   };
 
+  const auto security =
+      security::SocketSecurity::from(security::load_mesh_keys(o.secret_file, o.mesh));
   zmq::context_t context(1);
   std::unique_ptr<Watcher> watcher;
   if (!o.connect.empty()) {
     const auto hub = wire::parse_host_port(o.connect);
     if (!hub)
       throw std::runtime_error("--connect " + o.connect + ": not HOST, HOST:PORT or [ADDR]:PORT");
-    watcher = std::make_unique<Watcher>(context, hub->host, hub->port, on_status);
+    watcher = std::make_unique<Watcher>(context, hub->host, hub->port, security, on_status);
   } else {
-    watcher = std::make_unique<Watcher>(context, o.mesh, on_status);
+    watcher = std::make_unique<Watcher>(context, o.mesh, security, on_status);
   }
 
   std::optional<Screen> screen;
@@ -192,6 +196,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1e6));
   app.add_option("--width", o.width, "--once: width of the table (default: the terminal's)")
       ->check(CLI::Range(40, 1000));
+  app.add_option("--secret-file", o.secret_file,
+                 "a secured mesh: its passphrase is FILE's first line (or set MIDIMESH_SECRET)");
   app.add_option("--log-file", o.log_file, "full-screen mode: write the log here");
   app.add_option("--log-level", o.log_level, "debug, info, warning (default), error");
   CLI11_PARSE(app, argc, argv);

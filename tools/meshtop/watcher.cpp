@@ -30,9 +30,10 @@ std::string preferred_address(const std::vector<std::string>& addresses) {
   return v4 != addresses.end() ? *v4 : addresses.front();
 }
 
-zmq::socket_t make_sub(zmq::context_t& context) {
+zmq::socket_t make_sub(zmq::context_t& context, const security::SocketSecurity& security) {
   zmq::socket_t sub(context, zmq::socket_type::sub);
   wire::apply_common_options(sub);
+  security.client(sub);
   sub.set(zmq::sockopt::linger, 0);
   sub.set(zmq::sockopt::subscribe, ""); // the monitor port carries status reports only
   return sub;
@@ -40,11 +41,12 @@ zmq::socket_t make_sub(zmq::context_t& context) {
 
 } // namespace
 
-Watcher::Watcher(zmq::context_t& context, const std::string& mesh, OnStatus on_status)
-    : sub_(make_sub(context)), on_status_(std::move(on_status)) {
+Watcher::Watcher(zmq::context_t& context, const std::string& mesh,
+                 const security::SocketSecurity& security, OnStatus on_status)
+    : sub_(make_sub(context, security)), on_status_(std::move(on_status)) {
 #ifdef MIDIMESH_HAVE_DNS_SD
   // Browse only: without announce() the backend registers nothing, so the nodes never hear of us.
-  discovery_ = discovery::make_dns_sd_discovery(*this, mesh, 0);
+  discovery_ = discovery::make_dns_sd_discovery(*this, mesh, 0, security.keys());
 #else
   (void)mesh;
   throw std::runtime_error("this build has no mDNS (dns_sd): use --connect HOST");
@@ -52,8 +54,8 @@ Watcher::Watcher(zmq::context_t& context, const std::string& mesh, OnStatus on_s
 }
 
 Watcher::Watcher(zmq::context_t& context, const std::string& host, std::uint16_t port,
-                 OnStatus on_status)
-    : sub_(make_sub(context)), on_status_(std::move(on_status)) {
+                 const security::SocketSecurity& security, OnStatus on_status)
+    : sub_(make_sub(context, security)), on_status_(std::move(on_status)) {
   discovery_ = discovery::make_static_discovery(*this, {{host, port}});
 }
 

@@ -6,6 +6,7 @@
 // follow. meshtop announces nothing and publishes nothing: it is not a node of the mesh.
 
 #include "discovery/discovery.hpp"
+#include "security/socket_security.hpp"
 
 #include <functional>
 #include <map>
@@ -26,9 +27,12 @@ public:
   using OnStatus = std::function<void(const std::string& sender, const wire::Status& status)>;
 
   // Browses mesh `mesh` by mDNS. Throws std::runtime_error when this build has no dns_sd.
-  Watcher(zmq::context_t& context, const std::string& mesh, OnStatus on_status);
+  // `security`: the mesh's (a secured mesh's monitor ports speak CURVE only).
+  Watcher(zmq::context_t& context, const std::string& mesh,
+          const security::SocketSecurity& security, OnStatus on_status);
   // Watches the hub at host:port (port: its base port) only.
-  Watcher(zmq::context_t& context, const std::string& host, std::uint16_t port, OnStatus on_status);
+  Watcher(zmq::context_t& context, const std::string& host, std::uint16_t port,
+          const security::SocketSecurity& security, OnStatus on_status);
 
   // The socket and discovery's fds, appended to `items`; on_poll() takes them back in the same
   // order after zmq::poll.
