@@ -51,6 +51,8 @@ void Node::report(std::uint64_t now_us) {
   s.rtt_us = is_hub() ? 0 : rtt_us_;
   s.offset_us = is_hub() ? 0 : offset_us_;
   s.peers = peers_.peers().size();
+  s.refused = counters_.failed_handshakes + counters_.refused_peers + counters_.refused_claims +
+              (hub_ ? hub_->counters().rejected_connections : 0);
   if (rtp_) {
     s.rtp_port = rtp_->port();
     s.rtp_lost = rtp_->counters().lost;

@@ -73,6 +73,9 @@ struct Status {
   // messages recovered from journals, bad input (malformed packets, unknown SSRCs,
   // invitations refused).
   std::uint64_t rtp_port = 0, rtp_lost = 0, rtp_recovered = 0, rtp_bad = 0;
+  // Connections and claims refused: handshakes that failed (another passphrase, or garbage on
+  // its hub's ports), keys its hub's ZAP handler turned away, hub claims it did not believe.
+  std::uint64_t refused = 0;
   bool operator==(const Status&) const = default;
 };
 

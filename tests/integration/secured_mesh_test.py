@@ -23,14 +23,14 @@ SECRET = "correct horse battery staple"
 NOTES = [bytes([0x90, 60 + i % 24, 1 + i % 127]) for i in range(200)]
 
 
-def meshtop_once(mesh: str, env: dict[str, str]) -> tuple[list[str], str | None, str]:
-    """The node names and the hub that `meshtop --once --json` shows, and what it logged."""
+def meshtop_once(mesh: str, env: dict[str, str]) -> tuple[dict[str, dict], str | None, str]:
+    """The nodes (by name) and the hub that `meshtop --once --json` shows, and what it logged."""
     run = subprocess.run([meshlab.binary("MESHTOP"), "--once", "--json", "--mesh", mesh,
                           "--wait", "8"], env={**os.environ, **env}, capture_output=True,
                          text=True, timeout=30)
     lines = run.stdout.strip().splitlines()
     obj = json.loads(lines[-1]) if lines else {}
-    return sorted(n["name"] for n in obj.get("nodes", [])), obj.get("hub"), run.stderr
+    return {n["name"]: n for n in obj.get("nodes", [])}, obj.get("hub"), run.stderr
 
 
 def quiet(reader: Reader, what: str) -> None:
@@ -143,12 +143,15 @@ def test() -> None:
                 fail(f"{name} changed hub {n} time(s)")
 
         # meshtop: the mesh with the passphrase; nothing without it, and it says why.
-        names, shown_hub, log = meshtop_once(mesh, {"MIDIMESH_SECRET": SECRET})
-        if names != ["a", "b", "c"] or shown_hub != hub:
-            fail(f"meshtop with the passphrase showed {names} (hub {shown_hub}):\n{log}")
-        names, _, log = meshtop_once(mesh, {})
-        if set(names) & set(honest) or f'mesh "{mesh}" is secured' not in log:
-            fail(f"meshtop without the passphrase showed {names}:\n{log}")
+        nodes, shown_hub, log = meshtop_once(mesh, {"MIDIMESH_SECRET": SECRET})
+        if sorted(nodes) != ["a", "b", "c"] or shown_hub != hub:
+            fail(f"meshtop with the passphrase showed {sorted(nodes)} (hub {shown_hub}):\n{log}")
+        # The stranger's key (ZAP) and the keyless client's handshake, at least.
+        if nodes[hub]["refused"] < 2:
+            fail(f"meshtop shows {nodes[hub]['refused']} refused at the hub, not 2 or more")
+        nodes, _, log = meshtop_once(mesh, {})
+        if set(nodes) & set(honest) or f'mesh "{mesh}" is secured' not in log:
+            fail(f"meshtop without the passphrase showed {sorted(nodes)}:\n{log}")
         print("meshtop shows a, b and c with the passphrase; without it, only the open node, "
               "and says the mesh is secured")
 

@@ -41,7 +41,8 @@ const std::vector<ColumnSpec>& all_columns() {
       {Column::lost, "LOST", 5, false, 0,
        "messages lost (gaps in senders' sequence numbers; RTP-MIDI packets lost on the way in)"},
       {Column::malformed, "BAD", 4, false, 5,
-       "malformed messages dropped (and bad RTP-MIDI packets or invitations)"},
+       "malformed messages dropped, bad RTP-MIDI packets or invitations, connections and hub "
+       "claims refused"},
       {Column::rtt, "RTT", 5, false, 9, "round trip to the hub through the mesh, ms"},
       {Column::offset, "OFFS", 6, false, 2, "hub clock minus this node's clock, ms"},
   };
@@ -105,7 +106,7 @@ std::string cell(const NodeRow& row, Column column) {
   case Column::lost:
     return human(static_cast<double>(s.lost + s.rtp_lost));
   case Column::malformed:
-    return human(static_cast<double>(s.malformed + s.rtp_bad));
+    return human(static_cast<double>(s.malformed + s.rtp_bad + s.refused));
   case Column::rtt:
     if (row.is_hub()) return "hub";
     if (s.rtt_us < 0) return "-";
