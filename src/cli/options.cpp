@@ -1,12 +1,27 @@
 #include "cli/options.hpp"
 
+#include "cli/version.hpp"
 #include "midimesh_config.h"
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <unistd.h>
 
 namespace midimesh::cli {
 namespace {
+
+// The user's own defaults, read when it exists and no --config is given: what a laptop's
+// systemd user unit (and a musician typing `midimesh`) runs with.
+std::string user_config_file() {
+  std::string base;
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg)
+    base = xdg;
+  else if (const char* home = std::getenv("HOME"); home && *home)
+    base = std::string(home) + "/.config";
+  if (base.empty()) return {};
+  std::string file = base + "/midimesh/midimesh.conf";
+  return ::access(file.c_str(), R_OK) == 0 ? file : std::string();
+}
 
 std::string host_name() {
   char buffer[256] = {};
@@ -20,8 +35,16 @@ Parsed parse(int argc, char** argv) {
   CLI::App app{"midimesh: share MIDI between the computers of a rehearsal or venue.\n"
                "With no options the computers on the network find each other (mDNS), agree on\n"
                "one hub, and local apps play into and out of this node's virtual MIDI ports."};
-  app.set_version_flag("--version", std::string("midimesh ") + MIDIMESH_VERSION);
+  app.set_version_flag("--version", version_line("midimesh"));
   app.get_formatter()->column_width(28);
+  // Every option can be set in the file too (the long name without dashes: `mesh = "band2"`,
+  // `no-midi = true`); the command line wins. A misspelt key is an error, not a silent default.
+  app.set_config("--config", user_config_file(),
+                 "Read options from FILE (`name = value` lines, e.g. mesh = \"band2\"; default: "
+                 "~/.config/midimesh/midimesh.conf when it exists)",
+                 false)
+      ->type_name("FILE");
+  app.allow_config_extras(CLI::config_extras_mode::error);
 
   Options options;
   node::NodeConfig& config = options.node;

@@ -51,15 +51,16 @@ std::string json_string(std::string_view text) {
   return out + "\"";
 }
 
-std::string json_line(const MeshView& view, const std::vector<Event>& events,
-                      std::uint64_t now_us) {
+std::string json_line(const MeshView& view, const std::vector<Event>& events, std::uint64_t now_us,
+                      std::uint64_t wall_ms) {
   const Summary s = view.summary();
   std::string out = fmt::format(
-      "{{\"mesh\":{},\"hub\":{},\"hub_id\":{},\"term\":{},\"node_count\":{},\"stale_count\":{},"
+      "{{\"schema\":{},\"time_ms\":{},\"mesh\":{},\"hub\":{},\"hub_id\":{},\"term\":{},\"node_"
+      "count\":{},\"stale_count\":{},"
       "\"totals\":{{\"midi_per_s\":{},\"bytes_per_s\":{},\"lost\":{},\"malformed\":{}}},"
       "\"sort\":{},\"nodes\":[",
-      json_string(s.mesh), json_string(s.hub_name), json_string(s.hub_id), s.term, s.nodes, s.stale,
-      number(s.midi_per_s), number(s.bytes_per_s), s.lost, s.malformed,
+      json_schema, wall_ms, json_string(s.mesh), json_string(s.hub_name), json_string(s.hub_id),
+      s.term, s.nodes, s.stale, number(s.midi_per_s), number(s.bytes_per_s), s.lost, s.malformed,
       json_string(spec(view.sort_column()).title));
   bool first = true;
   for (const NodeRow* r : view.rows()) {
