@@ -245,6 +245,11 @@ void Node::on_envelope(const wire::Envelope& envelope, std::uint64_t now_us) {
                 "lost {} message(s) from {} (sequence gap); counting the rest of this "
                 "burst",
                 arrival.lost, peer_label(envelope.sender));
+    // Only a loss can leave a note stuck while its player lives on: a note-off may be among
+    // what was lost. Released before this message plays: it may hold a note again.
+    release_notes(envelope.sender, fmt::format("{} message(s) from it were lost, a note-off "
+                                               "may be among them",
+                                               arrival.lost));
   }
   if (arrival.out_of_line || arrival.resync) note_sequence_event(envelope.sender, arrival, now_us);
   Peer& peer = *peers_.find(envelope.sender);
