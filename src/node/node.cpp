@@ -86,6 +86,26 @@ Node::Node(NodeConfig config)
 Node::~Node() = default;
 
 int Node::run() {
+  int exit_code = 0;
+  try {
+    loop();
+  } catch (const std::exception& e) {
+    // A failure inside the loop (a ZeroMQ call that threw, memory exhausted): the mesh must
+    // still hear our goodbye, and the outputs their note-offs.
+    log::error(component, "stopping after an unexpected error: {}; leaving the mesh cleanly",
+               e.what());
+    exit_code = 1;
+  }
+  try {
+    shutdown();
+  } catch (const std::exception& e) {
+    log::error(component, "leaving the mesh failed half-way: {}", e.what());
+    exit_code = 1;
+  }
+  return exit_code;
+}
+
+void Node::loop() {
   std::vector<zmq::pollitem_t> items;
   bool stopping = false;
   while (!stopping) {
@@ -179,8 +199,6 @@ int Node::run() {
     if (midi_) flush_midi(after);
     if (rtp_) rtp_->flush(after);
   }
-  shutdown();
-  return 0;
 }
 
 void Node::on_mesh_readable(std::uint64_t now_us) {

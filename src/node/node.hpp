@@ -94,13 +94,15 @@ public:
   explicit Node(NodeConfig config);
   ~Node();
 
-  // Runs until SIGINT or SIGTERM, then leaves the mesh cleanly. Returns the exit code.
+  // Runs until SIGINT, SIGTERM or SIGHUP, then leaves the mesh cleanly (also after an
+  // unexpected error inside the loop, which it logs: exit code 1). Returns the exit code.
   int run();
 
   const NodeCounters& counters() const noexcept { return counters_; }
 
 private:
-  // The event loop's parts (node.cpp).
+  // The event loop's parts (node.cpp). loop() returns on SIGINT, SIGTERM or SIGHUP.
+  void loop();
   void on_mesh_readable(std::uint64_t now_us);
   void on_envelope(const wire::Envelope& envelope, std::uint64_t now_us);
   void on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t now_us);
