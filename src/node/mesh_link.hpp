@@ -1,7 +1,14 @@
 #pragma once
-// A node's two sockets to the hub: an XPUB that publishes into the hub's XSUB and a SUB that
+// A node's two sockets to the hub: an XPUB that publishes into the hub's XSUB and an XSUB that
 // receives from its XPUB. Knows the node's id and numbers every message it publishes.
 // Reconnecting to another hub (a role change) replaces both sockets; the sequence goes on.
+//
+// Over TCP each socket connects to the hub `connections` times (PROTOCOL.md section 1, "Several
+// connections"). The XPUB sends every message on each connection, the hub forwards the first copy
+// (hub/first_copy) on each of ours, and the peer table plays the first copy to arrive: a TCP
+// segment lost on one connection (Wi-Fi) holds back that connection for a retransmission timeout
+// (200 ms at least on Linux) but not the music, which the other brings. The receiving socket is
+// an XSUB because ZeroMQ's SUB connects to one endpoint only once; it subscribes by message.
 //
 // Why XPUB and not PUB: a publisher silently drops what it is given until the hub's XSUB has
 // subscribed over a fresh connection. An XPUB sees that subscription arrive, so messages
@@ -23,7 +30,11 @@ namespace midimesh::node {
 
 class MeshLink {
 public:
-  MeshLink(zmq::context_t& context, std::string node_id);
+  // connections: per socket, to a hub over TCP (1..max_connections); in-process, always one.
+  MeshLink(zmq::context_t& context, std::string node_id, int connections = default_connections);
+
+  static constexpr int default_connections = 2;
+  static constexpr int max_connections = 4;
 
   void connect(const std::string& publish_endpoint, const std::string& subscribe_endpoint);
   // Closes both sockets, giving what is queued up to linger_ms to leave.
@@ -49,6 +60,10 @@ public:
 
   // Reads the hub's (un)subscriptions; call when publisher() is readable.
   void on_publisher_readable();
+  // Shortens the retransmission timeout of the TCP connections ZeroMQ made since the last call
+  // (wire::shorten_retransmission); call now and then (every heartbeat). Returns how many it
+  // could not shorten (the kernel has no such option).
+  std::size_t shorten_new_connections();
   // The hub has subscribed (and nothing is held back): what is published now goes out at once.
   bool ready() const noexcept { return ready_ && released_; }
 
@@ -70,6 +85,7 @@ public:
 private:
   zmq::context_t& context_;
   std::string id_;
+  int connections_;
   bool send(const std::string& topic, const std::vector<std::uint8_t>& frame);
   void flush(); // what is held, while ready()
   Published publish_frame(std::string topic, std::vector<std::uint8_t> bytes,
@@ -89,6 +105,9 @@ private:
   std::size_t held_bytes_ = 0, recent_bytes_ = 0;
   zmq::socket_t publisher_;
   zmq::socket_t subscriber_;
+  // ZeroMQ's monitors of the two: they report each new TCP connection's fd.
+  zmq::socket_t publisher_monitor_, subscriber_monitor_;
+  std::uint64_t generation_ = 0; // of the sockets: names the monitors' endpoints
 };
 
 } // namespace midimesh::node

@@ -41,7 +41,8 @@ std::string make_node_id() {
 }
 
 Node::Node(NodeConfig config)
-    : config_(std::move(config)), context_(1), link_(context_, make_node_id()) {
+    : config_(std::move(config)), context_(1),
+      link_(context_, make_node_id(), config_.connections) {
   now_us_ = steady_us();
   started_us_ = now_us_;
   log::info(component, "midimesh {} node \"{}\" id {}", MIDIMESH_VERSION, config_.name, link_.id());
@@ -491,6 +492,12 @@ void Node::tick(std::uint64_t now_us) {
     next_member_hello_us_ = now_us + config_.node_hello_us;
   }
   report(now_us);
+  if (link_.shorten_new_connections() > 0 && !warned_retransmission_) {
+    warned_retransmission_ = true;
+    log::info(component, "this system cannot shorten TCP's retransmission timeout "
+                         "(TCP_RTO_MIN_US, Linux 6.15+): a packet lost on the way to the hub "
+                         "holds its connection 200 ms; the others carry the music meanwhile");
+  }
   if (election_) send_beacons(now_us);
   if (rtp_) rtp_->tick(now_us); // its throttled log lines, when it has no timer of its own
   next_hello_us_ = now_us + (joined_ ? config_.heartbeat_us : joining_hello_us);

@@ -39,6 +39,9 @@ struct NodeConfig {
   std::string name;
   std::string mesh = "default";
   int priority = 0;
+  // TCP connections to the hub per socket: each message goes on each; one lost packet then
+  // stalls only its own connection (MeshLink).
+  int connections = 2;
   bool eligible = true; // --no-hub: false
   bool discovery = true;
   bool midi = true;
@@ -167,6 +170,7 @@ private:
   std::uint64_t next_node_hello_us_ = 0; // a follower's next hello
   std::uint64_t last_tick_us_ = 0;
   bool joined_ = false; // the hub hears us and we hear it
+  bool warned_retransmission_ = false;
 
   std::optional<election::Election> election_; // none in connect mode
   std::unique_ptr<discovery::Discovery> discovery_;

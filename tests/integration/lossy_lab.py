@@ -3,9 +3,10 @@ daemons), the players' links losing packets at random in both directions, and a 
 from one player to the other measured by meshbench (`--only stream`) through the players' socket
 MIDI ports. Used by tools/lossy-trials (the table in README) and lossy_link_test.py.
 
-The kernel here has no netem; nftables' `numgen random` drops a share of the TCP packets each
-player's namespace sends and receives (its own table, inside its namespace: nothing else is
-touched).
+The kernel here has no netem; nftables' `numgen random` drops a share of the TCP packets that
+cross each player's cable, both ways, at the switch (a bridge table in the switch's namespace:
+nothing else is touched). At the switch, not in the player's own namespace: a packet its own
+OUTPUT hook drops is no loss on the wire, TCP only sends it again at its next write.
 """
 
 from __future__ import annotations
@@ -47,18 +48,21 @@ class LossyMesh:
             p.wait_for_line(rf'peer "{other}" \([0-9a-f]+\) joined', timeout=15, from_start=True)
 
     def set_loss(self, per_mille: int) -> None:
-        """Drop per_mille / 1000 of the TCP packets each player sends and receives (0: none)."""
-        rules = "add table inet impair\nflush table inet impair\n"
+        """Drop per_mille / 1000 of the TCP packets on each player's cable, each way (0: none)."""
+        switch = self.player_hosts[0].cable[0]
+        rules = "add table bridge impair\nflush table bridge impair\n"
         if per_mille > 0:
-            for hook in ("input", "output"):
-                rules += (f"add chain inet impair {hook} {{ type filter hook {hook} priority 0; }}\n"
-                          f"add rule inet impair {hook} meta l4proto tcp numgen random mod 1000 "
-                          f"< {per_mille} drop\n")
-        for host in self.player_hosts:
-            r = subprocess.run(host.wrap(["nft", "-f", "-"]), input=rules, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-            if r.returncode != 0:
-                fail(f"nft on {host.name}: {r.stdout.strip()}")
+            rules += ("add chain bridge impair forward "
+                      "{ type filter hook forward priority 0; }\n")
+            for host in self.player_hosts:
+                port = host.cable[1]
+                for way in ("iifname", "oifname"):
+                    rules += (f"add rule bridge impair forward {way} {port} meta l4proto tcp "
+                              f"numgen random mod 1000 < {per_mille} drop\n")
+        r = subprocess.run(["ip", "netns", "exec", switch, "nft", "-f", "-"], input=rules,
+                           text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if r.returncode != 0:
+            fail(f"nft in {switch}: {r.stdout.strip()}\n{rules}")
 
     def stream(self, seconds: float, rate: float = 1000) -> dict:
         """meshbench's timed stream p1 -> p2; its JSON summary (latencies in ms)."""

@@ -625,6 +625,11 @@ class Host:
     def __repr__(self) -> str:
         return f"<Host {self.name} {self.address}>"
 
+    @property
+    def cable(self) -> tuple[str, str]:
+        """Where the host's cable plugs in: the switch's namespace and its port (interface)."""
+        return self._switch, self._veth
+
     def _unmount_shm(self) -> None:
         _libc.umount2(str(self.dir / "shm").encode(), 2)  # MNT_DETACH
 
