@@ -12,6 +12,7 @@ OUTPUT hook drops is no loss on the wire, TCP only sends it again at its next wr
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 
@@ -58,11 +59,18 @@ class LossyMesh:
                 port = host.cable[1]
                 for way in ("iifname", "oifname"):
                     rules += (f"add rule bridge impair forward {way} {port} meta l4proto tcp "
-                              f"numgen random mod 1000 < {per_mille} drop\n")
+                              f"numgen random mod 1000 < {per_mille} counter drop\n")
         r = subprocess.run(["ip", "netns", "exec", switch, "nft", "-f", "-"], input=rules,
                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if r.returncode != 0:
             fail(f"nft in {switch}: {r.stdout.strip()}\n{rules}")
+
+    def dropped(self) -> int:
+        """Packets the loss rules have dropped since set_loss()."""
+        switch = self.player_hosts[0].cable[0]
+        r = subprocess.run(["ip", "netns", "exec", switch, "nft", "list", "table", "bridge",
+                            "impair"], capture_output=True, text=True)
+        return sum(int(n) for n in re.findall(r"counter packets (\d+)", r.stdout))
 
     def stream(self, seconds: float, rate: float = 1000) -> dict:
         """meshbench's timed stream p1 -> p2; its JSON summary (latencies in ms)."""
