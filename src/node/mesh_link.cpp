@@ -19,6 +19,15 @@ zmq::socket_t monitor_connections(zmq::context_t& context, zmq::socket_t& socket
   return pair;
 }
 
+// "tcp://HOST:PORT" or "tcp://[V6]:PORT" -> HOST or V6.
+std::string host_of(const std::string& endpoint) {
+  std::string rest = endpoint.substr(endpoint.find("://") + 3);
+  rest = rest.substr(0, rest.rfind(':'));
+  if (rest.size() >= 2 && rest.front() == '[' && rest.back() == ']')
+    rest = rest.substr(1, rest.size() - 2);
+  return rest;
+}
+
 std::size_t shorten_reported(zmq::socket_t& monitor) {
   std::size_t refused = 0;
   if (!monitor) return refused;
@@ -42,7 +51,7 @@ std::size_t shorten_reported(zmq::socket_t& monitor) {
 
 MeshLink::MeshLink(zmq::context_t& context, std::string node_id, int connections)
     : context_(context), id_(std::move(node_id)),
-      connections_(std::clamp(connections, 1, max_connections)) {}
+      connections_(std::clamp(connections, 0, max_connections)) {}
 
 void MeshLink::connect(const std::string& publish_endpoint, const std::string& subscribe_endpoint) {
   disconnect(0);
@@ -76,7 +85,11 @@ void MeshLink::connect(const std::string& publish_endpoint, const std::string& s
     publisher_monitor_ = monitor_connections(context_, publisher_, name + "-pub");
     subscriber_monitor_ = monitor_connections(context_, subscriber_, name + "-sub");
   }
-  for (int i = 0; i < (tcp ? connections_ : 1); ++i) {
+  connected_ = !tcp                                             ? 1
+               : connections_ > 0                               ? connections_
+               : wire::wired_towards(host_of(publish_endpoint)) ? wired_links
+                                                                : wireless_links;
+  for (int i = 0; i < connected_; ++i) {
     publisher_.connect(publish_endpoint);
     subscriber_.connect(subscribe_endpoint);
   }

@@ -30,11 +30,16 @@ namespace midimesh::node {
 
 class MeshLink {
 public:
-  // connections: per socket, to a hub over TCP (1..max_connections); in-process, always one.
-  MeshLink(zmq::context_t& context, std::string node_id, int connections = default_connections);
+  // connections: per socket, to a hub over TCP (1..max_connections; 0: automatic, wired_links
+  // over a wired interface or loopback, where packets are not lost, and wireless_links over
+  // Wi-Fi or where the system cannot tell); in-process, always one.
+  MeshLink(zmq::context_t& context, std::string node_id, int connections = 0);
 
-  static constexpr int default_connections = 2;
+  static constexpr int wired_links = 1;
+  static constexpr int wireless_links = 2;
   static constexpr int max_connections = 4;
+  // Connections per socket to the hub now (0 before the first connect()).
+  int connections() const noexcept { return connected_; }
 
   void connect(const std::string& publish_endpoint, const std::string& subscribe_endpoint);
   // Closes both sockets, giving what is queued up to linger_ms to leave.
@@ -85,7 +90,8 @@ public:
 private:
   zmq::context_t& context_;
   std::string id_;
-  int connections_;
+  int connections_; // 0: automatic
+  int connected_ = 0;
   bool send(const std::string& topic, const std::vector<std::uint8_t>& frame);
   void flush(); // what is held, while ready()
   Published publish_frame(std::string topic, std::vector<std::uint8_t> bytes,

@@ -436,7 +436,8 @@ void Node::check_joined() {
   if (is_hub())
     log::info(component, "joined the mesh as its hub (term {})", term_);
   else
-    log::info(component, "joined the mesh through hub {} (term {})", peer_label(target_), term_);
+    log::info(component, "joined the mesh through hub {} (term {}), {} connection(s) each way",
+              peer_label(target_), term_, link_.connections());
 }
 
 void Node::on_midi_input() {

@@ -40,8 +40,8 @@ struct NodeConfig {
   std::string mesh = "default";
   int priority = 0;
   // TCP connections to the hub per socket: each message goes on each; one lost packet then
-  // stalls only its own connection (MeshLink).
-  int connections = 2;
+  // stalls only its own connection (MeshLink). 0: 1 over a wired link, 2 over Wi-Fi.
+  int connections = 0;
   bool eligible = true; // --no-hub: false
   bool discovery = true;
   bool midi = true;

@@ -37,6 +37,10 @@ void apply_common_options(zmq::socket_t& socket);
 inline constexpr int retransmission_floor_us = 5'000;
 bool shorten_retransmission(int fd) noexcept;
 
+// Whether the route to `host` leaves through a wired interface or loopback, where packets are
+// practically never lost; false for Wi-Fi, and wherever the system cannot tell (not Linux).
+bool wired_towards(const std::string& host);
+
 // The local address this machine sends from to reach `host` (a numeric address or a name),
 // asked of the routing table without sending anything; empty when there is no route.
 std::string local_address_towards(const std::string& host);
