@@ -64,6 +64,12 @@ Parsed parse(int argc, char** argv) {
                  "Preference to become hub (higher wins; a wired desktop over Wi-Fi)")
       ->type_name("N")
       ->capture_default_str();
+  app.add_option("--connections", config.connections,
+                 "TCP connections to the hub, each carrying every message: the first copy "
+                 "plays, so a lost packet stalls nothing (0: 2 over Wi-Fi, 1 over a wire)")
+      ->type_name("N")
+      ->check(CLI::Range(0, 4))
+      ->capture_default_str();
   bool no_hub = false;
   app.add_flag("--no-hub", no_hub, "Never become the hub")->excludes(hub);
   app.add_option("--port", config.port, "Hub ports: PORT and PORT+1 (taken: any free pair)")

@@ -155,6 +155,10 @@ void Hub::forward(std::uint64_t now_us) {
       refuse(verdict, topic.to_string_view(), now_us);
       continue;
     }
+    if (!first_copy_.admit({body.data<std::uint8_t>(), body.size()}, now_us)) {
+      ++counters_.duplicates; // its sender's other connection brought it first
+      continue;
+    }
     counters_.forwarded_bytes += body.size();
     ++counters_.forwarded;
     // XPUB never blocks: a receiver whose pipe is full simply misses this message, and sees
@@ -236,6 +240,9 @@ void Hub::read_monitor(zmq::socket_t& monitor, Handshakes& handshakes, const cha
     switch (id) {
     case ZMQ_EVENT_ACCEPTED:
       handshakes.unproven.push_back(value);
+      // Everything the hub forwards leaves through these: a lost segment is resent in a few
+      // ms instead of 200 (where the kernel offers it; see wire::shorten_retransmission).
+      (void)wire::shorten_retransmission(static_cast<int>(value));
       break;
     case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
       // libzmq does not say which connection succeeded (the event's value is 0). A handshake
@@ -309,7 +316,7 @@ std::string Hub::stats() const {
     refused += n;
   return fmt::format("forwarded={} forwarded_bytes={} refused={} malformed={} "
                      "version_mismatch={} too_large={} spoofed={} rejected_connections={} "
-                     "receivers={} subscription_changes={}",
+                     "receivers={} subscription_changes={} duplicates={}",
                      counters_.forwarded, counters_.forwarded_bytes, refused,
                      counters_.refused[static_cast<std::size_t>(Verdict::malformed)] +
                          counters_.refused[static_cast<std::size_t>(Verdict::wrong_frame_count)],
@@ -317,7 +324,7 @@ std::string Hub::stats() const {
                      counters_.refused[static_cast<std::size_t>(Verdict::too_large)],
                      counters_.refused[static_cast<std::size_t>(Verdict::spoofed_sender)],
                      counters_.rejected_connections, counters_.receivers,
-                     counters_.subscription_changes);
+                     counters_.subscription_changes, counters_.duplicates);
 }
 
 } // namespace midimesh::hub

@@ -5,6 +5,7 @@
 // filtered here at the hub without one copy per destination.
 // A slow or stalled node only fills its own XPUB pipe (bounded by SNDHWM); the rest go on.
 
+#include "hub/first_copy.hpp"
 #include "hub/frame_check.hpp"
 #include "log/throttle.hpp"
 #include "security/socket_security.hpp"
@@ -43,6 +44,7 @@ struct HubCounters {
   std::uint64_t rejected_connections = 0; // failed the ZMTP handshake: garbage on our ports
   std::uint64_t receivers = 0;            // nodes subscribed right now
   std::uint64_t subscription_changes = 0; // receivers attached or detached, in total
+  std::uint64_t duplicates = 0; // copies of messages forwarded already (several connections)
 };
 
 class Hub {
@@ -113,6 +115,7 @@ private:
   std::string monitor_endpoint_;
   std::uint16_t port_ = 0;
   HubCounters counters_;
+  FirstCopy first_copy_;
   std::map<Verdict, log::Throttle> refusal_log_;
   log::Throttle garbage_log_;
   Handshakes xsub_handshakes_, xpub_handshakes_, monitors_handshakes_;

@@ -208,8 +208,7 @@ void Node::connect_to_hub(const std::string& hub_id, std::uint64_t term, bool cl
       return;
     }
     const wire::HostPort address{*host, it->second.port};
-    link_.connect(wire::publish_endpoint(address), wire::subscribe_endpoint(address),
-                  [this](zmq::socket_t& s) { handshakes_.watch(s); });
+    link_.connect(wire::publish_endpoint(address), wire::subscribe_endpoint(address));
     own_address_ = wire::local_address_towards(*host);
     target_host_ = *host;
     target_claimed_ = claimed;

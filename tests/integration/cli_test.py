@@ -29,9 +29,9 @@ import meshlab
 from meshlab import Lab, Proc, fail, midimesh, start_hub, stats, wait_until
 from wireclient import WireClient
 
-OPTIONS = ["--hub", "--connect", "--port", "--bind", "--name", "--midi-api", "--midi-in",
-           "--midi-out", "--port-name", "--no-midi", "--list-ports", "--log-level", "--help",
-           "--version"]
+OPTIONS = ["--hub", "--connect", "--connections", "--port", "--bind", "--name", "--midi-api",
+           "--midi-in", "--midi-out", "--port-name", "--no-midi", "--list-ports", "--log-level",
+           "--help", "--version"]
 CRASH = re.compile(r"Traceback|terminate called|what\(\)|Aborted|Segmentation|core dumped")
 ALSA_SEQ = "/dev/snd/seq"
 

@@ -12,6 +12,7 @@
 #include "report.hpp"
 #include "rtp_scenarios.hpp"
 #include "scenarios.hpp"
+#include "stream_run.hpp"
 
 #include <CLI/CLI.hpp>
 #include <csignal>
@@ -62,6 +63,8 @@ struct Options {
   std::size_t trials = 0;
   std::string trial_log_level = "info";
   bool keep_logs = false;
+  // One stream between two nodes started elsewhere (--only stream; tools/lossy-trials).
+  std::string stream_from, stream_to;
 };
 
 void run_nodes(const Options& o, Report& report) {
@@ -275,7 +278,11 @@ int main(int argc, char** argv) {
                              "bridge, JACK at 512 frames, 5 joins and 3 failovers of each kind");
   app.add_flag("--skip-baseline", o.skip_baseline, "Measure the hub only");
   app.add_option("--only", o.only, "Run one measurement only")
-      ->check(CLI::IsMember({"throughput", "latency", "nodes", "rtp", "jack", "join", "failover"}));
+      ->check(CLI::IsMember(
+          {"throughput", "latency", "nodes", "rtp", "jack", "join", "failover", "stream"}));
+  app.add_option("--stream-from", o.stream_from,
+                 "Stream: the sending node's --port-name (a node running with --midi-api socket)");
+  app.add_option("--stream-to", o.stream_to, "Stream: the receiving node's --port-name");
   app.add_option("--trials", o.trials,
                  "Joins and failovers: trials of each (default 20; quick: 5 joins, 3 failovers)")
       ->check(CLI::Range(1, 1000));
@@ -345,6 +352,22 @@ int main(int argc, char** argv) {
     o.node_counts.push_back(o.fleet); // its idle and all-sending runs need it
   if (o.hub_log.empty()) o.hub_log = fmt::format("/tmp/meshbench-hub-{}.log", ::getpid());
 
+  if (o.only == "stream") {
+    if (o.stream_from.empty() || o.stream_to.empty()) {
+      std::fprintf(stderr, "meshbench: --only stream needs --stream-from and --stream-to\n");
+      return 2;
+    }
+    try {
+      const StreamConfig config{o.stream_from, o.stream_to, o.rate, o.seconds};
+      const StreamResult result = run_stream(config);
+      std::fputs(format_stream(config, result).c_str(), stdout);
+      if (!o.json.empty()) std::ofstream(o.json) << stream_json(config, result);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "meshbench: %s\n", e.what());
+      return 1;
+    }
+    return 0;
+  }
   Report report;
   report.midimesh = o.midimesh;
   report.command = joined(argc, argv);
