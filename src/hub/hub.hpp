@@ -4,8 +4,13 @@
 // and so does the XPUB: a message whose topic is a node's id reaches everyone but that node,
 // filtered here at the hub without one copy per destination.
 // A slow or stalled node only fills its own XPUB pipe (bounded by SNDHWM); the rest go on.
+// Each sender is held to a budget (SenderBudget) and what waits in the receivers' queues to a
+// number of bytes (QueuedBytes): a flooding sender or a receiver that stops reading costs the
+// others nothing and the hub bounded memory (PROTOCOL.md, "Limits").
 
 #include "hub/frame_check.hpp"
+#include "hub/queued_bytes.hpp"
+#include "hub/sender_budget.hpp"
 #include "log/throttle.hpp"
 
 #include <array>
@@ -30,6 +35,15 @@ struct HubConfig {
   std::uint16_t port = 8141;
   std::string inproc_prefix = "inproc://midimesh-hub";
   int send_hwm = 50'000; // per receiving node: what a stalled node may cost the hub
+  // Per connected sender: what waits for the forwarding loop. Each message is at most
+  // ZMQ_MAXMSGSIZE (1 MiB); the loop drains faster than a connection fills it, even when it
+  // drops everything a flood sends.
+  int receive_hwm = 1'000;
+  // A receiver whose TCP window has stayed shut this long is disconnected (TCP_USER_TIMEOUT,
+  // which Linux applies to zero-window probes): it frees what it held, and reconnects if alive.
+  int stalled_receiver_timeout_ms = 5'000;
+  BudgetLimits budget;
+  QueueLimits queue;
 };
 
 struct HubCounters {
@@ -40,6 +54,10 @@ struct HubCounters {
   std::uint64_t rejected_connections = 0; // failed the ZMTP handshake: garbage on our ports
   std::uint64_t receivers = 0;            // nodes subscribed right now
   std::uint64_t subscription_changes = 0; // receivers attached or detached, in total
+  std::uint64_t budget_dropped = 0;       // messages over their sender's budget
+  std::uint64_t budget_dropped_bytes = 0;
+  std::uint64_t senders_over_budget = 0; // senders that have had anything dropped
+  std::uint64_t queue_dropped = 0;       // not forwarded: the receivers' queues were full (bytes)
 };
 
 class Hub {
@@ -95,6 +113,9 @@ private:
   void read_monitor(zmq::socket_t& monitor, Handshakes& handshakes, const char* which,
                     std::uint64_t now_us);
   void refuse(Verdict verdict, std::string_view topic, std::uint64_t now_us);
+  // True when the message may go on; otherwise counts and logs why not.
+  bool within_budget(std::string_view sender, std::size_t bytes, std::uint64_t now_us);
+  bool fits_queues(std::size_t bytes, std::uint64_t now_us);
   void reject_connection(const char* which, const std::string& endpoint, std::uint64_t now_us);
   static bool wire_printable(std::string_view text);
 
@@ -112,6 +133,9 @@ private:
   HubCounters counters_;
   std::map<Verdict, log::Throttle> refusal_log_;
   log::Throttle garbage_log_;
+  SenderBudget budget_;
+  QueuedBytes queued_;
+  log::Throttle queue_log_;
   Handshakes xsub_handshakes_, xpub_handshakes_, monitors_handshakes_;
   log::Throttle subscription_log_;
   std::uint64_t attached_since_log_ = 0, detached_since_log_ = 0;

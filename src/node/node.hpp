@@ -53,7 +53,8 @@ struct NodeConfig {
   election::Timing election_timing;
   // The RTP-MIDI session (Macs, iPads, Windows rtpMIDI): on unless --no-rtp-midi.
   bool rtp_midi = true;
-  bridge::RtpConfig rtp; // session_name empty: "midimesh MESH (NAME)"
+  bridge::RtpConfig rtp;    // session_name empty: "midimesh MESH (NAME)"
+  hub::BudgetLimits budget; // each sender's, when this node is hub
 };
 
 struct NodeCounters {
