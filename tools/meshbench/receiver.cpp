@@ -99,6 +99,7 @@ void Receiver::on_message(std::string_view topic, const zmq::message_t& body) {
   from.expecting = true;
   from.next_seq = view.seq + 1;
   if (!measured) {
+    if (view.payload[0] != probe_status) ++from.others;
     from.heard.store(true, std::memory_order_release);
     return;
   }
