@@ -40,14 +40,23 @@ BUDGET_RATE, BUDGET_BURST = 5_000, 10_000
 
 
 def raw_subscriber(port: int) -> socket.socket:
-    """A ZMTP 3.0 SUB in a few bytes: greeting (NULL mechanism), READY, one subscription (to an
-    id nobody has: with the hub's inverted matching, everything else comes), then silence."""
+    """A ZMTP 3.1 SUB in a few bytes: greeting (NULL mechanism) and READY; once the hub's READY
+    is in, one subscription (to an id nobody has: with the hub's inverted matching, everything
+    else comes). Then it never reads again."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    greeting = b"\xff" + bytes(8) + b"\x7f" + bytes([3, 0]) + b"NULL".ljust(20, b"\0") + bytes(32)
+    greeting = b"\xff" + bytes(7) + b"\x01\x7f" + bytes([3, 1]) + b"NULL".ljust(20, b"\0") + bytes(32)
     ready = b"\x05READY" + b"\x0bSocket-Type" + (3).to_bytes(4, "big") + b"SUB"
-    subscribe = b"\x01" + b"f" * 16
-    sock.sendall(greeting + bytes([0x04, len(ready)]) + ready + bytes([0x00, len(subscribe)])
-                 + subscribe)
+    sock.sendall(greeting + bytes([0x04, len(ready)]) + ready)
+    # The hub's greeting (64 bytes) and READY (a short command: flags, size, body). A command
+    # sent before it arrives is refused as unexpected.
+    got = b""
+    while len(got) < 66 or len(got) < 66 + got[65]:
+        chunk = sock.recv(256)
+        if not chunk:
+            fail("the hub closed the raw subscriber's handshake")
+        got += chunk
+    subscribe = b"\tSUBSCRIBE" + b"f" * 16
+    sock.sendall(bytes([0x04, len(subscribe)]) + subscribe)
     return sock
 
 

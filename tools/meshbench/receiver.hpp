@@ -38,7 +38,7 @@ public:
   // After run() has returned.
   std::uint64_t measured_total() const noexcept;
   std::uint64_t gaps() const noexcept { return gaps_; }
-  // Messages of `sender` neither measured nor probes (a flood's, say).
+  // Messages of `sender` neither measured nor probes (a flood's, say), repeats included.
   std::uint64_t others_from(std::size_t sender) const noexcept { return from_[sender].others; }
   std::uint64_t foreign() const noexcept { return foreign_; } // not this run's messages
   // steady_clock microseconds of the last measured message; 0 if none arrived.
