@@ -34,10 +34,10 @@ std::optional<hub::BudgetLimits> parse_budget(std::string_view text) {
       k_end.ptr != k.data() + k.size() || !(messages > 0) || !(kib > 0) || messages > 1e9 ||
       kib > 1e9)
     return std::nullopt;
-  // Bursts as the defaults': two seconds of messages, four of bytes, and never less than the
+  // Bursts as the defaults': 0.4 s of messages, four seconds of bytes, and never less than the
   // largest frame, which would otherwise never pass.
   limits.messages_per_s = messages;
-  limits.message_burst = std::max(1.0, 2 * messages);
+  limits.message_burst = std::max(1.0, 0.4 * messages);
   limits.bytes_per_s = kib * 1024;
   limits.byte_burst = std::max(4 * limits.bytes_per_s, 1024.0 * 1024);
   return limits;

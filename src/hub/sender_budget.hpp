@@ -20,10 +20,12 @@ namespace midimesh::hub {
 
 struct BudgetLimits {
   // Generous for any player: a 1 kHz stream is a fifth of it, a chord of 100 notes passes at
-  // once, and after a failover a node resends its last second and what it held (4,096 messages
-  // at most) in one burst. A note-on flood passes at 5,000/s, not at the million/s it tries.
+  // once, and after a failover a node resends its last second at 1 kHz and what it held meanwhile
+  // in one burst. A note-on flood passes at 5,000/s, not at the million/s it tries. The burst
+  // is what a flooder may put in front of everyone else's messages at once (in every receiver's
+  // queue): 2,000 small messages take a receiver a few milliseconds.
   double messages_per_s = 5'000;
-  double message_burst = 10'000;
+  double message_burst = 2'000;
   // 80 times a MIDI cable's 3,125 B/s; a 200 KB SysEx dump passes at once (a burst holds four),
   // and one more a second after that. A burst must hold the largest frame (512 KiB).
   double bytes_per_s = 256.0 * 1024;

@@ -35,8 +35,8 @@ SYSEX_LIMIT = 2_000  # dumps offered at most: 400 MB
 NOTE_LIMIT = 400_000  # note-ons offered at most
 PEAK_RSS_LIMIT_KIB = 64 * 1024
 # The hub's default budget (hub/sender_budget.hpp): 5,000 messages a second after a burst of
-# 10,000.
-BUDGET_RATE, BUDGET_BURST = 5_000, 10_000
+# 2,000.
+BUDGET_RATE, BUDGET_BURST = 5_000, 2_000
 
 
 def raw_subscriber(port: int) -> socket.socket:
