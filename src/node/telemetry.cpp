@@ -51,6 +51,8 @@ void Node::report(std::uint64_t now_us) {
   s.rtt_us = is_hub() ? 0 : rtt_us_;
   s.offset_us = is_hub() ? 0 : offset_us_;
   s.peers = peers_.peers().size();
+  if (is_hub() && hub_)
+    s.hub_dropped = hub_->counters().budget_dropped + hub_->counters().queue_dropped;
   if (rtp_) {
     s.rtp_port = rtp_->port();
     s.rtp_lost = rtp_->counters().lost;

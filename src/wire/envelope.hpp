@@ -73,6 +73,8 @@ struct Status {
   // messages recovered from journals, bad input (malformed packets, unknown SSRCs,
   // invitations refused).
   std::uint64_t rtp_port = 0, rtp_lost = 0, rtp_recovered = 0, rtp_bad = 0;
+  // As hub: messages it dropped, over their sender's budget or with its receivers' queues full.
+  std::uint64_t hub_dropped = 0;
   bool operator==(const Status&) const = default;
 };
 
