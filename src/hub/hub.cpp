@@ -147,18 +147,20 @@ void Hub::forward(std::uint64_t now_us) {
         frames, {topic.data<std::uint8_t>(), topic.size()},
         frames >= 2 ? std::span<const std::uint8_t>(body.data<std::uint8_t>(), body.size())
                     : std::span<const std::uint8_t>());
-    if (verdict == Verdict::to_monitors) {
-      ++counters_.status_reports;
-      (void)monitors_.send(topic, zmq::send_flags::sndmore);
-      (void)monitors_.send(body, zmq::send_flags::none);
-      continue;
-    }
-    if (verdict != Verdict::forward) {
+    if (verdict != Verdict::forward && verdict != Verdict::to_monitors) {
       refuse(verdict, topic.to_string_view(), now_us);
       continue;
     }
+    // Status reports too: they share the sender's budget, and a slow monitor's queue is held
+    // to the same bytes as the receivers'.
     if (!within_budget(topic.to_string_view(), topic.size() + body.size(), now_us)) continue;
     if (!fits_queues(body.size(), now_us)) continue;
+    if (verdict == Verdict::to_monitors) {
+      ++counters_.status_reports;
+      (void)monitors_.send(topic, zmq::send_flags::sndmore);
+      (void)monitors_.send(queued_.track(std::move(body)), zmq::send_flags::none);
+      continue;
+    }
     counters_.forwarded_bytes += body.size();
     ++counters_.forwarded;
     // XPUB never blocks: a receiver whose pipe is full simply misses this message, and sees
