@@ -34,7 +34,8 @@ struct HubConfig {
   // 0: any free three in a row.
   std::uint16_t port = 8141;
   std::string inproc_prefix = "inproc://midimesh-hub";
-  int send_hwm = 50'000; // per receiving node: what a stalled node may cost the hub
+  // Per receiving node, in messages; what all queues hold in bytes is bounded by `queue`.
+  int send_hwm = 50'000;
   // Per connected sender: what waits for the forwarding loop. Each message is at most
   // ZMQ_MAXMSGSIZE (1 MiB); the loop drains faster than a connection fills it, even when it
   // drops everything a flood sends.
