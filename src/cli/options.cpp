@@ -4,6 +4,8 @@
 #include "midimesh_config.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <unistd.h>
 
@@ -30,6 +32,31 @@ std::string host_name() {
 }
 
 } // namespace
+
+std::optional<hub::BudgetLimits> parse_budget(std::string_view text) {
+  hub::BudgetLimits limits;
+  if (text == "off") {
+    limits.enabled = false;
+    return limits;
+  }
+  const auto comma = text.find(',');
+  if (comma == std::string_view::npos) return std::nullopt;
+  double messages = 0, kib = 0;
+  const std::string_view m = text.substr(0, comma), k = text.substr(comma + 1);
+  const auto m_end = std::from_chars(m.data(), m.data() + m.size(), messages);
+  const auto k_end = std::from_chars(k.data(), k.data() + k.size(), kib);
+  if (m_end.ec != std::errc() || m_end.ptr != m.data() + m.size() || k_end.ec != std::errc() ||
+      k_end.ptr != k.data() + k.size() || !(messages > 0) || !(kib > 0) || messages > 1e9 ||
+      kib > 1e9)
+    return std::nullopt;
+  // Bursts as the defaults': 0.4 s of messages, four seconds of bytes, and never less than the
+  // largest frame, which would otherwise never pass.
+  limits.messages_per_s = messages;
+  limits.message_burst = std::max(1.0, 0.4 * messages);
+  limits.bytes_per_s = kib * 1024;
+  limits.byte_burst = std::max(4 * limits.bytes_per_s, 1024.0 * 1024);
+  return limits;
+}
 
 Parsed parse(int argc, char** argv) {
   CLI::App app{"midimesh: share MIDI between the computers of a rehearsal or venue.\n"
@@ -121,6 +148,11 @@ Parsed parse(int argc, char** argv) {
                  "Secure the mesh with the passphrase in FILE's first line (or set "
                  "MIDIMESH_SECRET); every member needs the same one")
       ->type_name("FILE");
+  std::string sender_budget;
+  app.add_option("--sender-budget", sender_budget,
+                 "As hub: what each sender may send, in messages and KiB per second (default "
+                 "5000,256; off: no limit)")
+      ->type_name("MSGS,KIB|off");
   app.add_flag("--list-ports", options.list_ports, "List the MIDI ports of every backend, exit");
   app.add_option("--log-level", log_level, "How much to log")
       ->type_name("LEVEL")
@@ -165,6 +197,15 @@ Parsed parse(int argc, char** argv) {
       return {std::nullopt, 2};
     }
     config.rtp.invite.push_back({address->host, address->port});
+  }
+  if (!sender_budget.empty()) {
+    auto budget = parse_budget(sender_budget);
+    if (!budget) {
+      std::fprintf(stderr, "--sender-budget: \"%s\" is not MSGS,KIB (both above 0) or off\n",
+                   sender_budget.c_str());
+      return {std::nullopt, 2};
+    }
+    config.budget = *budget;
   }
   config.rtp_midi = !no_rtp;
   config.eligible = !no_hub;

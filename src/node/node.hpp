@@ -61,7 +61,8 @@ struct NodeConfig {
   // On a secured mesh AppleMIDI's lack of any password would let anyone in through this node:
   // the session runs only when this says so (--rtp-midi-open).
   bool rtp_midi_open = false;
-  bridge::RtpConfig rtp; // session_name empty: "midimesh MESH (NAME)"
+  bridge::RtpConfig rtp;    // session_name empty: "midimesh MESH (NAME)"
+  hub::BudgetLimits budget; // each sender's, when this node is hub
   // Open (the default) or secured by a passphrase (--secret-file, MIDIMESH_SECRET).
   security::SocketSecurity security;
 };

@@ -48,6 +48,7 @@ void Node::start_roles(std::uint64_t now_us) {
   hub_config.bind_address = config_.bind_address;
   hub_config.port = config_.port;
   hub_config.security = config_.security;
+  hub_config.budget = config_.budget;
   try {
     hub_ = std::make_unique<hub::Hub>(context_, hub_config);
   } catch (const hub::HubError& e) {

@@ -31,7 +31,7 @@ from wireclient import WireClient
 
 OPTIONS = ["--hub", "--connect", "--connections", "--port", "--bind", "--name", "--midi-api",
            "--midi-in", "--midi-out", "--port-name", "--no-midi", "--list-ports", "--log-level",
-           "--help", "--version"]
+           "--help", "--version", "--sender-budget"]
 CRASH = re.compile(r"Traceback|terminate called|what\(\)|Aborted|Segmentation|core dumped")
 ALSA_SEQ = "/dev/snd/seq"
 
@@ -179,6 +179,9 @@ def test() -> None:
                       ["--connect", "host:port:extra"])
         check_refused(lab, "bad-connect-port", ["--connect", "127.0.0.1:70000"],
                       ["--connect", "127.0.0.1:70000"])
+        for budget in ("5000", "0,256", "5000,x", "-1,256"):
+            check_refused(lab, f"bad-budget-{budget}", ["--sender-budget", budget],
+                          ["--sender-budget", budget])
         check_refused(lab, "hub-and-connect", ["--hub", "--connect", "127.0.0.1:8141"],
                       ["--hub", "--connect"])
         check_list_ports_without_backend(lab)

@@ -26,8 +26,10 @@ struct Mesh {
   std::vector<std::unique_ptr<node::MeshLink>> nodes;
   std::uint64_t now_us = 0; // the hub's clock: a test moves it
 
-  // connections: of each node over TCP (0: MeshLink's choice, one over loopback).
-  explicit Mesh(int node_count, int connections = 0) : hub(context, config()) {
+  // connections: of each node over TCP (0: MeshLink's choice, one over loopback). Senders'
+  // budgets off by default: these tests send bursts far beyond one, at a frozen clock.
+  explicit Mesh(int node_count, int connections = 0, const hub::BudgetLimits& budget = unbudgeted())
+      : hub(context, config(budget)) {
     for (int i = 0; i < node_count; ++i) {
       auto link = std::make_unique<node::MeshLink>(context, fmt_id(i), connections);
       if (i == 0) // the hub's own node, over inproc like in midimesh
@@ -39,11 +41,17 @@ struct Mesh {
     REQUIRE(pump_until([&] { return hub.counters().receivers == nodes.size(); }));
   }
 
-  static hub::HubConfig config() {
+  static hub::BudgetLimits unbudgeted() {
+    hub::BudgetLimits off;
+    off.enabled = false;
+    return off;
+  }
+  static hub::HubConfig config(const hub::BudgetLimits& budget) {
     hub::HubConfig c;
     c.bind_address = "127.0.0.1";
     c.port = 0;
     c.inproc_prefix = "inproc://hub-test";
+    c.budget = budget;
     return c;
   }
   static std::string fmt_id(int i) {
@@ -347,4 +355,37 @@ TEST_CASE("a node's copies over its two connections: the hub forwards each messa
     newest = e.seq;
   }
   CHECK(seen.size() == count);
+}
+
+TEST_CASE("a sender over its budget loses its excess at the hub; another sender loses nothing") {
+  Mesh mesh(3, 0, hub::BudgetLimits{});
+  mesh.connect_pair(1, 0);
+  mesh.connect_pair(2, 0);
+  drain(mesh, 0);
+  const auto before = mesh.hub.counters().budget_dropped;
+  // At one instant of the hub's clock: the flooder's burst (2,000, less what connecting took)
+  // passes, the honest sender's 100 all do.
+  for (int i = 0; i < 3000; ++i)
+    REQUIRE_PUBLISHED(mesh.nodes[1]->publish(wire::MessageType::midi, Bytes{0x91, 60, 100}, 0));
+  for (int i = 0; i < 100; ++i)
+    REQUIRE_PUBLISHED(mesh.nodes[2]->publish(wire::MessageType::midi, Bytes{0x90, 60, 100}, 0));
+  std::size_t flood = 0, honest = 0;
+  REQUIRE(mesh.pump_until([&] {
+    for (auto& e : drain(mesh, 0))
+      ++(e.sender == mesh.nodes[1]->id() ? flood : honest);
+    return honest == 100 && mesh.hub.counters().budget_dropped - before + flood >= 3000;
+  }));
+  CHECK(flood <= 2000);
+  CHECK(flood > 1900);
+  CHECK(mesh.hub.counters().senders_over_budget == 1);
+  // A second later the flooder may send again, at the budget's rate.
+  mesh.now_us += 1'000'000;
+  for (int i = 0; i < 100; ++i)
+    REQUIRE_PUBLISHED(mesh.nodes[1]->publish(wire::MessageType::midi, Bytes{0x91, 60, 100}, 0));
+  std::size_t later = 0;
+  REQUIRE(mesh.pump_until([&] {
+    later += drain(mesh, 0).size();
+    return later == 100;
+  }));
+  CHECK(mesh.hub.stats().find("budget_dropped=") != std::string::npos);
 }

@@ -216,3 +216,15 @@ TEST_CASE("an RTP-MIDI member is a row of its own: role rtp, via the node it joi
   CHECK(cell(*v.find(hub_id), Column::malformed) == "5");
   CHECK(json_line(v, {}, 2 * s, 0).find("\"kind\":\"rtp\"") != std::string::npos);
 }
+
+TEST_CASE(
+    "what the hub dropped over senders' budgets shows in the summary, only when it happened") {
+  MeshView v("band");
+  v.on_status(hub_id, report("hub", "hub", hub_id, 1, 1000), 0);
+  CHECK(summary_line(v.summary()).find("dropped") == std::string::npos);
+  wire::Status st = report("hub", "hub", hub_id, 1, 2000);
+  st.hub_dropped = 1'945'000;
+  v.on_status(hub_id, st, 1 * s);
+  CHECK(v.summary().hub_dropped == 1'945'000);
+  CHECK(summary_line(v.summary()).find("hub dropped 1.9M (over budget)") != std::string::npos);
+}
