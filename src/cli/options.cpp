@@ -1,17 +1,16 @@
 #include "cli/options.hpp"
 
 #include "midimesh_config.h"
+#include "platform/sockets.hpp"
 
 #include <CLI/CLI.hpp>
-#include <unistd.h>
 
 namespace midimesh::cli {
 namespace {
 
 std::string host_name() {
-  char buffer[256] = {};
-  if (::gethostname(buffer, sizeof buffer - 1) != 0 || buffer[0] == '\0') return "midimesh";
-  return buffer;
+  const std::string name = platform::host_name();
+  return name.empty() ? "midimesh" : name;
 }
 
 } // namespace
