@@ -43,6 +43,11 @@ constexpr std::size_t rtmidi_jack_max_message = rtmidi_jack_ringbuffer - 1 - siz
 // 12 bytes); an event may use the rest.
 constexpr std::size_t jack_midi_buffer_overhead = 64;
 
+// WinMM opens only ports that exist; a virtual cable (loopMIDI) makes them.
+constexpr const char* no_virtual_ports =
+    "Windows cannot create virtual MIDI ports: create two ports in loopMIDI (e.g. daw-to-mesh "
+    "and mesh-to-daw) and open them with --midi-in and --midi-out";
+
 // The backend cannot be used at all here; open_midi_ports then tries the next one.
 struct BackendUnavailable : MidiError {
   using MidiError::MidiError;
@@ -267,6 +272,7 @@ std::string RtMidiPorts::open_port(RtMidi& midi, ErrorSink& errors, const MidiCo
   const auto errors_before = errors.count();
   std::string opened;
   if (wanted.empty()) {
+    if (api_ == RtMidi::WINDOWS_MM) throw MidiError(no_virtual_ports);
     midi.openVirtualPort(port);
     opened = std::string("virtual ") + direction + " " + client + ":" + port;
   } else {
@@ -434,6 +440,8 @@ bool list_midi_ports(const std::string& api, std::ostream& out) {
       listing << display_name(each) << ":\n";
       list(in, "inputs");
       list(output, "outputs");
+      if (each == RtMidi::WINDOWS_MM && in.getPortCount() == 0 && output.getPortCount() == 0)
+        listing << "  no MIDI device on this computer. " << no_virtual_ports << '\n';
       if (errors.count() != 0) throw BackendUnavailable(join(errors.take(), "; "));
       listings << listing.str();
     } catch (const MidiError& e) {

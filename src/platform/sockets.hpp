@@ -4,9 +4,16 @@
 // socket is an int here as everywhere in midimesh (see poll_item.hpp), -1 when there is none.
 
 #ifdef _WIN32
-#include <iphlpapi.h>
+// winsock2.h must come first.
+// clang-format off
 #include <winsock2.h>
 #include <ws2tcpip.h>
+#include <iphlpapi.h>
+// clang-format on
+// mingw-w64's IF_NAMESIZE names a constant it never defines.
+#ifndef NDIS_IF_MAX_STRING_SIZE
+#define NDIS_IF_MAX_STRING_SIZE IF_MAX_STRING_SIZE
+#endif
 #else
 #include <arpa/inet.h>
 #include <net/if.h>
