@@ -2,8 +2,9 @@
 """midimesh for Windows (built by tools/cross-build windows) under Wine, beside Linux nodes on
 127.0.0.1: `--version`; `--list-ports` says that no MIDI device exists; a Windows hub forwards
 MIDI between two Linux nodes bit-exact and in order (the Linux nodes play through the socket MIDI
-backend); a Windows node joins a Linux hub with --connect, meshtop (Linux) sees it, and on Ctrl-C
-it leaves with a goodbye (Wine turns SIGINT into the console's CTRL_C_EVENT).
+backend); a Windows node joins a secured Linux hub with --connect (keys from the passphrase by
+libsodium, CURVE by libzmq, both built for Windows), meshtop (Linux) sees it, and on Ctrl-C it
+leaves with a goodbye (Wine turns SIGINT into the console's CTRL_C_EVENT).
 
 The Wine prefix is new in the lab's directory, so the test needs nothing from earlier runs; its
 wineserver and the services Wine starts in it are ended with `wineserver -k` for that prefix.
@@ -27,6 +28,7 @@ WINE = "/usr/lib/wine/wine64"  # Debian's wine64: the loader becomes the Windows
 WINESERVER = "/usr/lib/wine/wineserver64"
 MESSAGES = [bytes.fromhex(h) for h in ["903c64", "b0077f", "c905", "f8", "e00040", "803c00"]]
 SYSEX = bytes([0xF0] + [i & 0x7F for i in range(16 * 1024 - 2)] + [0xF7])
+SECRET = "wine test passphrase"
 NOTES = 500  # numbered note-ons after the mixed messages: order and completeness under load
 
 
@@ -56,6 +58,7 @@ def run_windows(lab: Lab, name: str, argv: list[str], timeout: float) -> list[st
 
 def test() -> None:
     midimesh_exe, meshtop_exe = windows_build()
+    os.environ.pop("MIDIMESH_SECRET", None)  # the Windows hub's mesh is an open one
     with Lab() as lab:
         lab.setenv("WINEPREFIX", str(lab.dir / "wineprefix"))
         lab.setenv("WINEDEBUG", "-all")
@@ -125,9 +128,12 @@ def hub_between_linux_nodes(lab: Lab, midimesh_exe: Path) -> None:
 
 
 def windows_node_in_linux_hub(lab: Lab, midimesh_exe: Path) -> None:
+    # Every process from here on, Windows ones too (Wine passes the environment on), is secured.
+    lab.setenv("MIDIMESH_SECRET", SECRET)
     hub, port = start_hub(lab, "linux-hub", extra=["--no-midi"])
     node = lab.spawn("windows-node", [WINE, str(midimesh_exe), "--connect", f"127.0.0.1:{port}",
                                       "--no-midi", "--name", "windows-node"])
+    node.wait_for_line(r'mesh "default" is secured', 60)
     node.wait_for_line(r"joined the mesh through hub", 60)
     hub.wait_for_line(r'peer "windows-node" \(\w+\) joined', 30)
 
@@ -141,7 +147,7 @@ def windows_node_in_linux_hub(lab: Lab, midimesh_exe: Path) -> None:
     seen = {n["name"]: n for n in objects[-1]["nodes"]}
     if "windows-node" not in seen or not seen["windows-node"]["program"].startswith("midimesh "):
         fail(f"meshtop does not show the Windows node: {sorted(seen)}")
-    print(f"meshtop sees windows-node (role {seen['windows-node']['role']}, "
+    print(f"secured mesh: meshtop sees windows-node (role {seen['windows-node']['role']}, "
           f"{seen['windows-node']['program']}) beside {sorted(set(seen) - {'windows-node'})}",
           flush=True)
 
