@@ -32,6 +32,8 @@ bool set_nonblocking(int fd) noexcept;
 void close_socket(int fd) noexcept;
 // Why the last socket call on this thread failed.
 std::string socket_error();
+// True when `fd` is readable now, or hung up or failed (a read then says so); never waits.
+bool readable_now(int fd) noexcept;
 // This computer's name on the network; "" when unknown.
 std::string host_name();
 

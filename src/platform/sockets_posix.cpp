@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 namespace midimesh::platform {
@@ -24,6 +25,11 @@ void close_socket(int fd) noexcept {
 
 std::string socket_error() {
   return std::strerror(errno);
+}
+
+bool readable_now(int fd) noexcept {
+  pollfd entry{fd, POLLIN, 0};
+  return ::poll(&entry, 1, 0) > 0 && (entry.revents & (POLLIN | POLLHUP | POLLERR));
 }
 
 std::string host_name() {

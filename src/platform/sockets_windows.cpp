@@ -38,6 +38,11 @@ std::string socket_error() {
   return std::system_category().message(::WSAGetLastError());
 }
 
+bool readable_now(int fd) noexcept {
+  WSAPOLLFD entry{static_cast<SOCKET>(fd), POLLIN, 0};
+  return ::WSAPoll(&entry, 1, 0) > 0 && (entry.revents & (POLLIN | POLLHUP | POLLERR));
+}
+
 std::string host_name() {
   start_winsock();
   char buffer[256] = {};
