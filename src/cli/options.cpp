@@ -1,12 +1,30 @@
 #include "cli/options.hpp"
 
+#include "cli/version.hpp"
 #include "midimesh_config.h"
 #include "platform/sockets.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <unistd.h>
 
 namespace midimesh::cli {
 namespace {
+
+// The user's own defaults, read when it exists and no --config is given: what a laptop's
+// systemd user unit (and a musician typing `midimesh`) runs with.
+std::string user_config_file() {
+  std::string base;
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg)
+    base = xdg;
+  else if (const char* home = std::getenv("HOME"); home && *home)
+    base = std::string(home) + "/.config";
+  if (base.empty()) return {};
+  std::string file = base + "/midimesh/midimesh.conf";
+  return ::access(file.c_str(), R_OK) == 0 ? file : std::string();
+}
 
 std::string host_name() {
   const std::string name = platform::host_name();
@@ -15,12 +33,45 @@ std::string host_name() {
 
 } // namespace
 
+std::optional<hub::BudgetLimits> parse_budget(std::string_view text) {
+  hub::BudgetLimits limits;
+  if (text == "off") {
+    limits.enabled = false;
+    return limits;
+  }
+  const auto comma = text.find(',');
+  if (comma == std::string_view::npos) return std::nullopt;
+  double messages = 0, kib = 0;
+  const std::string_view m = text.substr(0, comma), k = text.substr(comma + 1);
+  const auto m_end = std::from_chars(m.data(), m.data() + m.size(), messages);
+  const auto k_end = std::from_chars(k.data(), k.data() + k.size(), kib);
+  if (m_end.ec != std::errc() || m_end.ptr != m.data() + m.size() || k_end.ec != std::errc() ||
+      k_end.ptr != k.data() + k.size() || !(messages > 0) || !(kib > 0) || messages > 1e9 ||
+      kib > 1e9)
+    return std::nullopt;
+  // Bursts as the defaults': 0.4 s of messages, four seconds of bytes, and never less than the
+  // largest frame, which would otherwise never pass.
+  limits.messages_per_s = messages;
+  limits.message_burst = std::max(1.0, 0.4 * messages);
+  limits.bytes_per_s = kib * 1024;
+  limits.byte_burst = std::max(4 * limits.bytes_per_s, 1024.0 * 1024);
+  return limits;
+}
+
 Parsed parse(int argc, char** argv) {
   CLI::App app{"midimesh: share MIDI between the computers of a rehearsal or venue.\n"
                "With no options the computers on the network find each other (mDNS), agree on\n"
                "one hub, and local apps play into and out of this node's virtual MIDI ports."};
-  app.set_version_flag("--version", std::string("midimesh ") + MIDIMESH_VERSION);
+  app.set_version_flag("--version", version_line("midimesh"));
   app.get_formatter()->column_width(28);
+  // Every option can be set in the file too (the long name without dashes: `mesh = "band2"`,
+  // `no-midi = true`); the command line wins. A misspelt key is an error, not a silent default.
+  app.set_config("--config", user_config_file(),
+                 "Read options from FILE (`name = value` lines, e.g. mesh = \"band2\"; default: "
+                 "~/.config/midimesh/midimesh.conf when it exists)",
+                 false)
+      ->type_name("FILE");
+  app.allow_config_extras(CLI::config_extras_mode::error);
 
   Options options;
   node::NodeConfig& config = options.node;
@@ -39,6 +90,12 @@ Parsed parse(int argc, char** argv) {
   app.add_option("--priority", config.priority,
                  "Preference to become hub (higher wins; a wired desktop over Wi-Fi)")
       ->type_name("N")
+      ->capture_default_str();
+  app.add_option("--connections", config.connections,
+                 "TCP connections to the hub, each carrying every message: the first copy "
+                 "plays, so a lost packet stalls nothing (0: 2 over Wi-Fi, 1 over a wire)")
+      ->type_name("N")
+      ->check(CLI::Range(0, 4))
       ->capture_default_str();
   bool no_hub = false;
   app.add_flag("--no-hub", no_hub, "Never become the hub")->excludes(hub);
@@ -91,6 +148,11 @@ Parsed parse(int argc, char** argv) {
                  "Secure the mesh with the passphrase in FILE's first line (or set "
                  "MIDIMESH_SECRET); every member needs the same one")
       ->type_name("FILE");
+  std::string sender_budget;
+  app.add_option("--sender-budget", sender_budget,
+                 "As hub: what each sender may send, in messages and KiB per second (default "
+                 "5000,256; off: no limit)")
+      ->type_name("MSGS,KIB|off");
   app.add_flag("--list-ports", options.list_ports, "List the MIDI ports of every backend, exit");
   app.add_option("--log-level", log_level, "How much to log")
       ->type_name("LEVEL")
@@ -135,6 +197,15 @@ Parsed parse(int argc, char** argv) {
       return {std::nullopt, 2};
     }
     config.rtp.invite.push_back({address->host, address->port});
+  }
+  if (!sender_budget.empty()) {
+    auto budget = parse_budget(sender_budget);
+    if (!budget) {
+      std::fprintf(stderr, "--sender-budget: \"%s\" is not MSGS,KIB (both above 0) or off\n",
+                   sender_budget.c_str());
+      return {std::nullopt, 2};
+    }
+    config.budget = *budget;
   }
   config.rtp_midi = !no_rtp;
   config.eligible = !no_hub;

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace midimesh::cli {
@@ -25,5 +26,8 @@ struct Parsed {
 };
 
 Parsed parse(int argc, char** argv);
+
+// --sender-budget: "MSGS,KIB" per second, or "off"; nullopt when it is neither.
+std::optional<hub::BudgetLimits> parse_budget(std::string_view text);
 
 } // namespace midimesh::cli

@@ -46,7 +46,8 @@ zmq::socket_t monitor(zmq::context_t& context, zmq::socket_t& socket, const std:
 
 Hub::Hub(zmq::context_t& context, const HubConfig& config)
     : config_(config), xsub_(context, zmq::socket_type::xsub),
-      xpub_(context, zmq::socket_type::xpub), monitors_(context, zmq::socket_type::pub) {
+      xpub_(context, zmq::socket_type::xpub), monitors_(context, zmq::socket_type::pub),
+      budget_(config.budget), queued_(config.queue) {
   for (zmq::socket_t* s : {&xsub_, &xpub_, &monitors_}) {
     wire::apply_common_options(*s);
     // libzmq takes bytes that do not start like a ZMTP 3 greeting for a ZeroMQ 1.0 peer and
@@ -59,8 +60,9 @@ Hub::Hub(zmq::context_t& context, const HubConfig& config)
     // only a frame twice that size costs its sender the connection.
     s->set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(2 * wire::max_frame_size));
   }
-  xsub_.set(zmq::sockopt::rcvhwm, config_.send_hwm);
+  xsub_.set(zmq::sockopt::rcvhwm, config_.receive_hwm);
   xpub_.set(zmq::sockopt::sndhwm, config_.send_hwm);
+  xpub_.set(zmq::sockopt::tcp_maxrt, config_.stalled_receiver_timeout_ms);
   xpub_.set(zmq::sockopt::invert_matching, 1);
   bind_ports();
   // After binding: a hub that cannot bind leaves no monitor endpoint behind.
@@ -145,14 +147,25 @@ void Hub::forward(std::uint64_t now_us) {
         frames, {topic.data<std::uint8_t>(), topic.size()},
         frames >= 2 ? std::span<const std::uint8_t>(body.data<std::uint8_t>(), body.size())
                     : std::span<const std::uint8_t>());
+    if (verdict != Verdict::forward && verdict != Verdict::to_monitors) {
+      refuse(verdict, topic.to_string_view(), now_us);
+      continue;
+    }
+    // A copy from the sender's other connection costs it no budget: only the first is charged
+    // (and if the first was over budget, so is the copy).
+    if (verdict == Verdict::forward &&
+        !first_copy_.admit({body.data<std::uint8_t>(), body.size()}, now_us)) {
+      ++counters_.duplicates; // its sender's other connection brought it first
+      continue;
+    }
+    // Status reports too: they share the sender's budget, and a slow monitor's queue is held
+    // to the same bytes as the receivers'.
+    if (!within_budget(topic.to_string_view(), topic.size() + body.size(), now_us)) continue;
+    if (!fits_queues(body.size(), now_us)) continue;
     if (verdict == Verdict::to_monitors) {
       ++counters_.status_reports;
       (void)monitors_.send(topic, zmq::send_flags::sndmore);
-      (void)monitors_.send(body, zmq::send_flags::none);
-      continue;
-    }
-    if (verdict != Verdict::forward) {
-      refuse(verdict, topic.to_string_view(), now_us);
+      (void)monitors_.send(queued_.track(std::move(body)), zmq::send_flags::none);
       continue;
     }
     counters_.forwarded_bytes += body.size();
@@ -160,8 +173,38 @@ void Hub::forward(std::uint64_t now_us) {
     // XPUB never blocks: a receiver whose pipe is full simply misses this message, and sees
     // the gap in the sender's sequence numbers.
     (void)xpub_.send(topic, zmq::send_flags::sndmore);
-    (void)xpub_.send(body, zmq::send_flags::none);
+    (void)xpub_.send(queued_.track(std::move(body)), zmq::send_flags::none);
   }
+}
+
+bool Hub::within_budget(std::string_view sender, std::size_t bytes, std::uint64_t now_us) {
+  const Admission admission = budget_.admit(sender, bytes, now_us);
+  if (admission.admitted) return true;
+  ++counters_.budget_dropped;
+  counters_.budget_dropped_bytes += bytes;
+  counters_.senders_over_budget = budget_.senders_over_budget();
+  if (admission.report) {
+    const BudgetLimits& limits = budget_.limits();
+    log::warn(component,
+              "sender {} exceeds its budget ({:.0f} msg/s, {:.0f} KB/s): dropping its excess, "
+              "others unaffected ({} dropped)",
+              wire_printable(sender) ? std::string(sender) : std::string("(unnamed)"),
+              limits.messages_per_s, limits.bytes_per_s / 1024, admission.dropped);
+  }
+  return false;
+}
+
+bool Hub::fits_queues(std::size_t bytes, std::uint64_t now_us) {
+  if (queued_.fits(bytes)) return true;
+  ++counters_.queue_dropped;
+  std::uint64_t suppressed = 0;
+  if (queue_log_.admit(now_us, suppressed))
+    log::warn(component,
+              "receivers' queues hold {} KiB (a receiver reads too slowly or not at all): "
+              "dropped a message of {} bytes{}; receivers that do not read are disconnected",
+              queued_.held() / 1024, bytes,
+              suppressed ? fmt::format(", {} more since the last report", suppressed) : "");
+  return false;
 }
 
 void Hub::refuse(Verdict verdict, std::string_view topic, std::uint64_t now_us) {
@@ -236,6 +279,9 @@ void Hub::read_monitor(zmq::socket_t& monitor, Handshakes& handshakes, const cha
     switch (id) {
     case ZMQ_EVENT_ACCEPTED:
       handshakes.unproven.push_back(value);
+      // Everything the hub forwards leaves through these: a lost segment is resent in a few
+      // ms instead of 200 (where the kernel offers it; see wire::shorten_retransmission).
+      (void)wire::shorten_retransmission(static_cast<int>(value));
       break;
     case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
       // libzmq does not say which connection succeeded (the event's value is 0). A handshake
@@ -291,6 +337,12 @@ void Hub::tick(std::uint64_t now_us) {
   for (auto& [verdict, throttle] : refusal_log_)
     if (throttle.flush(now_us, suppressed))
       log::warn(component, "dropped {} more message(s): {}", suppressed, describe(verdict));
+  for (const DropReport& report : budget_.flush(now_us))
+    log::warn(component, "sender {} exceeds its budget: dropped {} more message(s)",
+              wire_printable(report.sender) ? report.sender : std::string("(unnamed)"),
+              report.dropped);
+  if (queue_log_.flush(now_us, suppressed))
+    log::warn(component, "dropped {} more message(s): the receivers' queues were full", suppressed);
   if (garbage_log_.flush(now_us, suppressed))
     log::warn(component, "closed {} more connection(s) that did not speak ZeroMQ/midimesh",
               suppressed);
@@ -309,7 +361,9 @@ std::string Hub::stats() const {
     refused += n;
   return fmt::format("forwarded={} forwarded_bytes={} refused={} malformed={} "
                      "version_mismatch={} too_large={} spoofed={} rejected_connections={} "
-                     "receivers={} subscription_changes={}",
+                     "receivers={} subscription_changes={} duplicates={} budget_dropped={} "
+                     "budget_dropped_bytes={} senders_over_budget={} queue_dropped={} "
+                     "queued_bytes={} queued_bytes_peak={}",
                      counters_.forwarded, counters_.forwarded_bytes, refused,
                      counters_.refused[static_cast<std::size_t>(Verdict::malformed)] +
                          counters_.refused[static_cast<std::size_t>(Verdict::wrong_frame_count)],
@@ -317,7 +371,9 @@ std::string Hub::stats() const {
                      counters_.refused[static_cast<std::size_t>(Verdict::too_large)],
                      counters_.refused[static_cast<std::size_t>(Verdict::spoofed_sender)],
                      counters_.rejected_connections, counters_.receivers,
-                     counters_.subscription_changes);
+                     counters_.subscription_changes, counters_.duplicates, counters_.budget_dropped,
+                     counters_.budget_dropped_bytes, counters_.senders_over_budget,
+                     counters_.queue_dropped, queued_.held(), queued_.peak());
 }
 
 } // namespace midimesh::hub

@@ -4,8 +4,14 @@
 // and so does the XPUB: a message whose topic is a node's id reaches everyone but that node,
 // filtered here at the hub without one copy per destination.
 // A slow or stalled node only fills its own XPUB pipe (bounded by SNDHWM); the rest go on.
+// Each sender is held to a budget (SenderBudget) and what waits in the receivers' queues to a
+// number of bytes (QueuedBytes): a flooding sender or a receiver that stops reading costs the
+// others nothing and the hub bounded memory (PROTOCOL.md, "Limits").
 
+#include "hub/first_copy.hpp"
 #include "hub/frame_check.hpp"
+#include "hub/queued_bytes.hpp"
+#include "hub/sender_budget.hpp"
 #include "log/throttle.hpp"
 #include "security/socket_security.hpp"
 
@@ -30,7 +36,17 @@ struct HubConfig {
   // 0: any free three in a row.
   std::uint16_t port = 8141;
   std::string inproc_prefix = "inproc://midimesh-hub";
-  int send_hwm = 50'000; // per receiving node: what a stalled node may cost the hub
+  // Per receiving node, in messages; what all queues hold in bytes is bounded by `queue`.
+  int send_hwm = 50'000;
+  // Per connected sender: what waits for the forwarding loop. Each message is at most
+  // ZMQ_MAXMSGSIZE (1 MiB); the loop drains faster than a connection fills it, even when it
+  // drops everything a flood sends.
+  int receive_hwm = 1'000;
+  // A receiver whose TCP window has stayed shut this long is disconnected (TCP_USER_TIMEOUT,
+  // which Linux applies to zero-window probes): it frees what it held, and reconnects if alive.
+  int stalled_receiver_timeout_ms = 5'000;
+  BudgetLimits budget;
+  QueueLimits queue;
   // Open or secured (CURVE on all three ports). Secured needs a ZapHandler in the context.
   security::SocketSecurity security;
 };
@@ -43,6 +59,11 @@ struct HubCounters {
   std::uint64_t rejected_connections = 0; // failed the ZMTP handshake: garbage on our ports
   std::uint64_t receivers = 0;            // nodes subscribed right now
   std::uint64_t subscription_changes = 0; // receivers attached or detached, in total
+  std::uint64_t duplicates = 0;     // copies of messages forwarded already (several connections)
+  std::uint64_t budget_dropped = 0; // messages over their sender's budget
+  std::uint64_t budget_dropped_bytes = 0;
+  std::uint64_t senders_over_budget = 0; // senders that have had anything dropped
+  std::uint64_t queue_dropped = 0;       // not forwarded: the receivers' queues were full (bytes)
 };
 
 class Hub {
@@ -98,6 +119,9 @@ private:
   void read_monitor(zmq::socket_t& monitor, Handshakes& handshakes, const char* which,
                     std::uint64_t now_us);
   void refuse(Verdict verdict, std::string_view topic, std::uint64_t now_us);
+  // True when the message may go on; otherwise counts and logs why not.
+  bool within_budget(std::string_view sender, std::size_t bytes, std::uint64_t now_us);
+  bool fits_queues(std::size_t bytes, std::uint64_t now_us);
   void reject_connection(const char* which, const std::string& endpoint, std::uint64_t now_us);
   static bool wire_printable(std::string_view text);
 
@@ -113,8 +137,12 @@ private:
   std::string monitor_endpoint_;
   std::uint16_t port_ = 0;
   HubCounters counters_;
+  FirstCopy first_copy_;
   std::map<Verdict, log::Throttle> refusal_log_;
   log::Throttle garbage_log_;
+  SenderBudget budget_;
+  QueuedBytes queued_;
+  log::Throttle queue_log_;
   Handshakes xsub_handshakes_, xpub_handshakes_, monitors_handshakes_;
   log::Throttle subscription_log_;
   std::uint64_t attached_since_log_ = 0, detached_since_log_ = 0;

@@ -3,7 +3,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace midimesh::log {
 namespace {
@@ -22,6 +25,34 @@ const char* name(Level level) {
   }
   return "?";
 }
+
+// syslog's priorities, which journald reads from a "<N>" at the start of a line.
+int priority(Level level) {
+  switch (level) {
+  case Level::debug:
+    return 7;
+  case Level::info:
+    return 6;
+  case Level::warning:
+    return 4;
+  case Level::error:
+    return 3;
+  }
+  return 6;
+}
+
+// Under systemd, stderr goes to the journal, which keeps its own timestamps and filters by
+// priority (journalctl -p warning). systemd says so in JOURNAL_STREAM ("device:inode" of the
+// stream); checking it is our stderr keeps a redirected child's log plain.
+bool stderr_is_journal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  struct stat info {};
+  if (!stream || ::fstat(STDERR_FILENO, &info) != 0) return false;
+  unsigned long long device = 0, inode = 0;
+  if (std::sscanf(stream, "%llu:%llu", &device, &inode) != 2) return false;
+  return device == static_cast<unsigned long long>(info.st_dev) &&
+         inode == static_cast<unsigned long long>(info.st_ino);
+}
 } // namespace
 
 void set_level(Level level) noexcept {
@@ -33,6 +64,12 @@ bool enabled(Level level) noexcept {
 }
 
 void write(Level level, std::string_view component, std::string_view message) {
+  static const bool journal = stderr_is_journal();
+  if (journal) {
+    std::fprintf(stderr, "<%d>%.*s: %.*s\n", priority(level), static_cast<int>(component.size()),
+                 component.data(), static_cast<int>(message.size()), message.data());
+    return;
+  }
   using namespace std::chrono;
   const auto now = system_clock::now();
   const std::time_t t = system_clock::to_time_t(now);

@@ -2,17 +2,83 @@
 
 #include "wire/transport.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 namespace midimesh::node {
 namespace {
 // Deep queues: a burst of MIDI must wait in memory, not vanish at ZeroMQ's default of 1000.
 constexpr int queue_depth = 100'000;
+
+constexpr int handshake_events =
+    ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+
+// libzmq allows one monitor per socket: this one serves the retransmission timeout (CONNECTED)
+// and, on the subscriber, the handshakes.
+zmq::socket_t monitor_connections(zmq::context_t& context, zmq::socket_t& socket,
+                                  const std::string& endpoint, int events) {
+  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), events) != 0)
+    return {}; // no tuning then: the connections keep the system's timeouts
+  zmq::socket_t pair(context, zmq::socket_type::pair);
+  pair.connect(endpoint);
+  return pair;
+}
+
+// "tcp://HOST:PORT" or "tcp://[V6]:PORT" -> HOST or V6.
+std::string host_of(const std::string& endpoint) {
+  std::string rest = endpoint.substr(endpoint.find("://") + 3);
+  rest = rest.substr(0, rest.rfind(':'));
+  if (rest.size() >= 2 && rest.front() == '[' && rest.back() == ']')
+    rest = rest.substr(1, rest.size() - 2);
+  return rest;
+}
+
+std::size_t shorten_reported(zmq::socket_t& monitor,
+                             std::vector<MeshLink::Handshake>* handshakes = nullptr) {
+  std::size_t refused = 0;
+  if (!monitor) return refused;
+  zmq::message_t event, address;
+  while (monitor.recv(event, zmq::recv_flags::dontwait)) {
+    if (event.more()) (void)monitor.recv(address, zmq::recv_flags::none);
+    if (event.size() < 6) continue;
+    std::uint16_t id = 0;
+    std::uint32_t fd = 0;
+    std::memcpy(&id, event.data(), sizeof id);
+    std::memcpy(&fd, event.data<std::uint8_t>() + 2, sizeof fd);
+    // The event is read a little later than it happened. Had the connection closed meanwhile
+    // and its fd number gone to another socket, the call fails (not TCP) or shortens another
+    // TCP connection of this process's, which does no harm.
+    if (id == ZMQ_EVENT_CONNECTED && !wire::shorten_retransmission(static_cast<int>(fd))) ++refused;
+    if (!handshakes) continue;
+    switch (id) {
+    case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+      handshakes->push_back(MeshLink::Handshake::succeeded);
+      break;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+      handshakes->push_back(MeshLink::Handshake::refused_key);
+      break;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+      handshakes->push_back(MeshLink::Handshake::other_mechanism);
+      break;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+      handshakes->push_back(MeshLink::Handshake::refused_by_hub);
+      break;
+    default:
+      break;
+    }
+  }
+  return refused;
+}
+
 } // namespace
 
-MeshLink::MeshLink(zmq::context_t& context, std::string node_id, security::SocketSecurity security)
-    : context_(context), id_(std::move(node_id)), security_(std::move(security)) {}
+MeshLink::MeshLink(zmq::context_t& context, std::string node_id, int connections,
+                   security::SocketSecurity security)
+    : context_(context), id_(std::move(node_id)),
+      connections_(std::clamp(connections, 0, max_connections)), security_(std::move(security)) {}
 
-void MeshLink::connect(const std::string& publish_endpoint, const std::string& subscribe_endpoint,
-                       const std::function<void(zmq::socket_t&)>& before_connect) {
+void MeshLink::connect(const std::string& publish_endpoint, const std::string& subscribe_endpoint) {
   disconnect(0);
   released_ = true;
   // Replay first, in order, then whatever was held meanwhile; both bounded by max_held.
@@ -25,24 +91,43 @@ void MeshLink::connect(const std::string& publish_endpoint, const std::string& s
   recent_.clear();
   recent_bytes_ = 0;
   publisher_ = zmq::socket_t(context_, zmq::socket_type::xpub);
-  subscriber_ = zmq::socket_t(context_, zmq::socket_type::sub);
+  subscriber_ = zmq::socket_t(context_, zmq::socket_type::xsub);
   wire::apply_common_options(publisher_);
   wire::apply_common_options(subscriber_);
+  security_.client(publisher_);
+  security_.client(subscriber_);
   publisher_.set(zmq::sockopt::sndhwm, queue_depth);
   subscriber_.set(zmq::sockopt::rcvhwm, queue_depth);
   // With inverted matching, subscribing to our own id means "everything except our own
-  // messages"; the hub's XPUB applies the same rule, so they are never sent back to us.
+  // messages"; the hub's XPUB applies the rule, so they are never sent back to us. The XSUB
+  // keeps the subscription and sends it on every connection, also after a reconnect.
   subscriber_.set(zmq::sockopt::invert_matching, 1);
-  subscriber_.set(zmq::sockopt::subscribe, id_);
-  security_.client(publisher_);
-  security_.client(subscriber_);
-  if (before_connect) before_connect(subscriber_);
-  publisher_.connect(publish_endpoint);
-  subscriber_.connect(subscribe_endpoint);
+  std::string subscription(1, '\x01');
+  subscription += id_;
+  subscriber_.send(zmq::buffer(subscription), zmq::send_flags::none);
+  // In-process (this node is the hub) nothing is lost: one connection.
+  const bool tcp = publish_endpoint.starts_with("tcp://");
+  if (tcp) {
+    const std::string name = "inproc://midimesh-link-" + id_ + "-" + std::to_string(generation_++);
+    publisher_monitor_ =
+        monitor_connections(context_, publisher_, name + "-pub", ZMQ_EVENT_CONNECTED);
+    subscriber_monitor_ = monitor_connections(context_, subscriber_, name + "-sub",
+                                              ZMQ_EVENT_CONNECTED | handshake_events);
+  }
+  connected_ = !tcp                                             ? 1
+               : connections_ > 0                               ? connections_
+               : wire::wired_towards(host_of(publish_endpoint)) ? wired_links
+                                                                : wireless_links;
+  for (int i = 0; i < connected_; ++i) {
+    publisher_.connect(publish_endpoint);
+    subscriber_.connect(subscribe_endpoint);
+  }
 }
 
 void MeshLink::disconnect(int linger_ms) {
   ready_ = false;
+  if (publisher_monitor_) publisher_monitor_.close();
+  if (subscriber_monitor_) subscriber_monitor_.close();
   if (publisher_) {
     publisher_.set(zmq::sockopt::linger, linger_ms);
     publisher_.close();
@@ -91,6 +176,10 @@ void MeshLink::on_publisher_readable() {
     ready_ = message.data<std::uint8_t>()[0] == 1;
   }
   flush();
+}
+
+std::size_t MeshLink::shorten_new_connections() {
+  return shorten_reported(publisher_monitor_) + shorten_reported(subscriber_monitor_, &handshakes_);
 }
 
 void MeshLink::release() {

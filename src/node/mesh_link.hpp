@@ -1,7 +1,14 @@
 #pragma once
-// A node's two sockets to the hub: an XPUB that publishes into the hub's XSUB and a SUB that
+// A node's two sockets to the hub: an XPUB that publishes into the hub's XSUB and an XSUB that
 // receives from its XPUB. Knows the node's id and numbers every message it publishes.
 // Reconnecting to another hub (a role change) replaces both sockets; the sequence goes on.
+//
+// Over TCP each socket connects to the hub `connections` times (PROTOCOL.md section 1, "Several
+// connections"). The XPUB sends every message on each connection, the hub forwards the first copy
+// (hub/first_copy) on each of ours, and the peer table plays the first copy to arrive: a TCP
+// segment lost on one connection (Wi-Fi) holds back that connection for a retransmission timeout
+// (200 ms at least on Linux) but not the music, which the other brings. The receiving socket is
+// an XSUB because ZeroMQ's SUB connects to one endpoint only once; it subscribes by message.
 //
 // Why XPUB and not PUB: a publisher silently drops what it is given until the hub's XSUB has
 // subscribed over a fresh connection. An XPUB sees that subscription arrive, so messages
@@ -16,21 +23,30 @@
 
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 #include <zmq.hpp>
 
 namespace midimesh::node {
 
 class MeshLink {
 public:
-  MeshLink(zmq::context_t& context, std::string node_id, security::SocketSecurity security = {});
+  // connections: per socket, to a hub over TCP (1..max_connections; 0: automatic, wired_links
+  // over a wired interface or loopback, where packets are not lost, and wireless_links over
+  // Wi-Fi or where the system cannot tell); in-process, always one.
+  // security: the mesh's (CURVE client options on both sockets, or none on an open mesh).
+  MeshLink(zmq::context_t& context, std::string node_id, int connections = 0,
+           security::SocketSecurity security = {});
 
-  // `before_connect` sees the subscriber after its options are set and before it connects (to
-  // watch its handshakes).
-  void connect(const std::string& publish_endpoint, const std::string& subscribe_endpoint,
-               const std::function<void(zmq::socket_t&)>& before_connect = {});
+  static constexpr int wired_links = 1;
+  static constexpr int wireless_links = 2;
+  static constexpr int max_connections = 4;
+  // Connections per socket to the hub now (0 before the first connect()).
+  int connections() const noexcept { return connected_; }
+
+  void connect(const std::string& publish_endpoint, const std::string& subscribe_endpoint);
   // Closes both sockets, giving what is queued up to linger_ms to leave.
   void disconnect(int linger_ms);
   bool connected() const noexcept { return static_cast<bool>(subscriber_); }
@@ -54,6 +70,22 @@ public:
 
   // Reads the hub's (un)subscriptions; call when publisher() is readable.
   void on_publisher_readable();
+  // Shortens the retransmission timeout of the TCP connections ZeroMQ made since the last call
+  // (wire::shorten_retransmission); call now and then (every heartbeat). Returns how many it
+  // could not shorten (the kernel has no such option).
+  std::size_t shorten_new_connections();
+
+  // How the handshakes of the connections to a remote hub ended, as libzmq's socket monitor
+  // tells it (read by shorten_new_connections()). On a secured mesh it is the only way to learn
+  // that a passphrase does not match: the hub just closes the connection, and libzmq retries.
+  enum class Handshake {
+    succeeded,
+    refused_key,     // CURVE, and the hub could not open our hello: another passphrase
+    other_mechanism, // one side secured, the other open (or not midimesh at all)
+    refused_by_hub,  // the hub's ZAP handler said no
+  };
+  // What happened since the last call.
+  std::vector<Handshake> take_handshakes() { return std::exchange(handshakes_, {}); }
   // The hub has subscribed (and nothing is held back): what is published now goes out at once.
   bool ready() const noexcept { return ready_ && released_; }
 
@@ -75,7 +107,8 @@ public:
 private:
   zmq::context_t& context_;
   std::string id_;
-  security::SocketSecurity security_;
+  int connections_; // 0: automatic
+  int connected_ = 0;
   bool send(const std::string& topic, const std::vector<std::uint8_t>& frame);
   void flush(); // what is held, while ready()
   Published publish_frame(std::string topic, std::vector<std::uint8_t> bytes,
@@ -95,6 +128,11 @@ private:
   std::size_t held_bytes_ = 0, recent_bytes_ = 0;
   zmq::socket_t publisher_;
   zmq::socket_t subscriber_;
+  // ZeroMQ's monitors of the two: they report each new TCP connection's fd.
+  zmq::socket_t publisher_monitor_, subscriber_monitor_;
+  std::vector<Handshake> handshakes_; // the subscriber's, not yet taken
+  security::SocketSecurity security_;
+  std::uint64_t generation_ = 0; // of the sockets: names the monitors' endpoints
 };
 
 } // namespace midimesh::node

@@ -42,8 +42,8 @@ std::string make_node_id() {
 }
 
 Node::Node(NodeConfig config)
-    : config_(std::move(config)), context_(1), handshakes_(context_),
-      link_(context_, make_node_id(), config_.security) {
+    : config_(std::move(config)), context_(1),
+      link_(context_, make_node_id(), config_.connections, config_.security) {
   now_us_ = steady_us();
   started_us_ = now_us_;
   log::info(component, "midimesh {} node \"{}\" id {}", MIDIMESH_VERSION, config_.name, link_.id());
@@ -75,7 +75,7 @@ Node::Node(NodeConfig config)
     const std::string sub = wire::subscribe_endpoint(config_.hub_address);
     log::info(component, "joining the hub at {} (publish {}, subscribe {})",
               config_.hub_address.host, pub, sub);
-    link_.connect(pub, sub, [this](zmq::socket_t& s) { handshakes_.watch(s); });
+    link_.connect(pub, sub);
     last_mesh_rx_us_ = now_us_;
   } else {
     start_roles(steady_us());
@@ -86,6 +86,26 @@ Node::Node(NodeConfig config)
 Node::~Node() = default;
 
 int Node::run() {
+  int exit_code = 0;
+  try {
+    loop();
+  } catch (const std::exception& e) {
+    // A failure inside the loop (a ZeroMQ call that threw, memory exhausted): the mesh must
+    // still hear our goodbye, and the outputs their note-offs.
+    log::error(component, "stopping after an unexpected error: {}; leaving the mesh cleanly",
+               e.what());
+    exit_code = 1;
+  }
+  try {
+    shutdown();
+  } catch (const std::exception& e) {
+    log::error(component, "leaving the mesh failed half-way: {}", e.what());
+    exit_code = 1;
+  }
+  return exit_code;
+}
+
+void Node::loop() {
   std::vector<zmq::pollitem_t> items;
   bool stopping = false;
   while (!stopping) {
@@ -96,7 +116,6 @@ int Node::run() {
     items.push_back(platform::socket_item(linked ? link_.subscriber().handle() : nullptr));
     items.push_back(platform::socket_item(linked ? link_.publisher().handle() : nullptr));
     items.push_back(platform::socket_item(probe_ ? probe_.handle() : nullptr)); // a claim's check
-    items.push_back(platform::socket_item(handshakes_.handle()));
     items.push_back(platform::socket_item(zap_ ? zap_->socket().handle() : nullptr));
     const std::size_t midi_index = items.size();
     if (midi_) items.push_back(platform::fd_item(midi_->input_fd()));
@@ -147,8 +166,7 @@ int Node::run() {
     if (items[2].revents & ZMQ_POLLIN) on_publisher_readable();
     if (items[1].revents & ZMQ_POLLIN) on_mesh_readable(after);
     if (items[3].revents & ZMQ_POLLIN) on_probe_readable(after);
-    if (items[4].revents & ZMQ_POLLIN) on_handshakes(after);
-    if (items[5].revents & ZMQ_POLLIN) on_zap_request(after);
+    if (items[4].revents & ZMQ_POLLIN) on_zap_request(after);
     if (midi_ && (items[midi_index].revents & ZMQ_POLLIN)) on_midi_input();
     if (discovery_) {
       bool readable = false;
@@ -180,8 +198,6 @@ int Node::run() {
     if (midi_) flush_midi(after);
     if (rtp_) rtp_->flush(after);
   }
-  shutdown();
-  return 0;
 }
 
 void Node::on_mesh_readable(std::uint64_t now_us) {
@@ -246,6 +262,11 @@ void Node::on_envelope(const wire::Envelope& envelope, std::uint64_t now_us) {
                 "lost {} message(s) from {} (sequence gap); counting the rest of this "
                 "burst",
                 arrival.lost, peer_label(envelope.sender));
+    // Only a loss can leave a note stuck while its player lives on: a note-off may be among
+    // what was lost. Released before this message plays: it may hold a note again.
+    release_notes(envelope.sender, fmt::format("{} message(s) from it were lost, a note-off "
+                                               "may be among them",
+                                               arrival.lost));
   }
   if (arrival.out_of_line || arrival.resync) note_sequence_event(envelope.sender, arrival, now_us);
   Peer& peer = *peers_.find(envelope.sender);
@@ -429,8 +450,8 @@ void Node::flush_midi(std::uint64_t now_us) {
 
 void Node::on_handshakes(std::uint64_t now_us) {
   const std::string& host = config_.mode == Mode::connect ? config_.hub_address.host : target_host_;
-  for (const HandshakeWatch::Outcome outcome : handshakes_.read()) {
-    if (outcome == HandshakeWatch::Outcome::succeeded) continue;
+  for (const MeshLink::Handshake outcome : link_.take_handshakes()) {
+    if (outcome == MeshLink::Handshake::succeeded) continue;
     ++counters_.failed_handshakes;
     std::uint64_t suppressed = 0;
     if (!handshake_log_.admit(now_us, suppressed)) continue;
@@ -442,7 +463,7 @@ void Node::on_handshakes(std::uint64_t now_us) {
       what = fmt::format("the hub at {} refused an open connection: mesh \"{}\" is secured? "
                          "Start midimesh with --secret-file FILE or {} set to its passphrase",
                          host, config_.mesh, security::secret_variable);
-    else if (outcome == HandshakeWatch::Outcome::other_mechanism)
+    else if (outcome == MeshLink::Handshake::other_mechanism)
       what = fmt::format("the hub at {} is not secured (an open mesh, or not midimesh): not "
                          "joining it without the passphrase",
                          host);
@@ -487,7 +508,8 @@ void Node::check_joined() {
   if (is_hub())
     log::info(component, "joined the mesh as its hub (term {})", term_);
   else
-    log::info(component, "joined the mesh through hub {} (term {})", peer_label(target_), term_);
+    log::info(component, "joined the mesh through hub {} (term {}), {} connection(s) each way",
+              peer_label(target_), term_, link_.connections());
 }
 
 void Node::on_midi_input() {
@@ -543,6 +565,13 @@ void Node::tick(std::uint64_t now_us) {
     next_member_hello_us_ = now_us + config_.node_hello_us;
   }
   report(now_us);
+  if (link_.shorten_new_connections() > 0 && !warned_retransmission_) {
+    warned_retransmission_ = true;
+    log::info(component, "this system cannot shorten TCP's retransmission timeout "
+                         "(TCP_RTO_MIN_US, Linux 6.15+): a packet lost on the way to the hub "
+                         "holds its connection 200 ms; the others carry the music meanwhile");
+  }
+  on_handshakes(now_us); // the same monitor reports them
   if (election_) send_beacons(now_us);
   if (rtp_) rtp_->tick(now_us); // its throttled log lines, when it has no timer of its own
   next_hello_us_ = now_us + (joined_ ? config_.heartbeat_us : joining_hello_us);
@@ -580,8 +609,7 @@ void Node::check_link_alive(std::uint64_t now_us) {
               "heard nothing from the hub at {} for {} ms: reconnecting to it (new sockets){}",
               config_.hub_address.host, config_.peer_timeout_us / 1000, suffix(suppressed));
   link_.connect(wire::publish_endpoint(config_.hub_address),
-                wire::subscribe_endpoint(config_.hub_address),
-                [this](zmq::socket_t& s) { handshakes_.watch(s); });
+                wire::subscribe_endpoint(config_.hub_address));
 }
 
 void Node::flush_throttled_logs(std::uint64_t now_us) {

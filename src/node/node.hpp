@@ -10,7 +10,6 @@
 #include "log/throttle.hpp"
 #include "midi/midi_ports.hpp"
 #include "midi/note_tracker.hpp"
-#include "node/handshake_watch.hpp"
 #include "node/mesh_link.hpp"
 #include "node/peer_table.hpp"
 #include "node/signals.hpp"
@@ -42,6 +41,9 @@ struct NodeConfig {
   std::string name;
   std::string mesh = "default";
   int priority = 0;
+  // TCP connections to the hub per socket: each message goes on each; one lost packet then
+  // stalls only its own connection (MeshLink). 0: 1 over a wired link, 2 over Wi-Fi.
+  int connections = 0;
   bool eligible = true; // --no-hub: false
   bool discovery = true;
   bool midi = true;
@@ -59,7 +61,8 @@ struct NodeConfig {
   // On a secured mesh AppleMIDI's lack of any password would let anyone in through this node:
   // the session runs only when this says so (--rtp-midi-open).
   bool rtp_midi_open = false;
-  bridge::RtpConfig rtp; // session_name empty: "midimesh MESH (NAME)"
+  bridge::RtpConfig rtp;    // session_name empty: "midimesh MESH (NAME)"
+  hub::BudgetLimits budget; // each sender's, when this node is hub
   // Open (the default) or secured by a passphrase (--secret-file, MIDIMESH_SECRET).
   security::SocketSecurity security;
 };
@@ -94,13 +97,15 @@ public:
   explicit Node(NodeConfig config);
   ~Node();
 
-  // Runs until SIGINT or SIGTERM, then leaves the mesh cleanly. Returns the exit code.
+  // Runs until SIGINT, SIGTERM or SIGHUP, then leaves the mesh cleanly (also after an
+  // unexpected error inside the loop, which it logs: exit code 1). Returns the exit code.
   int run();
 
   const NodeCounters& counters() const noexcept { return counters_; }
 
 private:
-  // The event loop's parts (node.cpp).
+  // The event loop's parts (node.cpp). loop() returns on SIGINT, SIGTERM or SIGHUP.
+  void loop();
   void on_mesh_readable(std::uint64_t now_us);
   void on_envelope(const wire::Envelope& envelope, std::uint64_t now_us);
   void on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t now_us);
@@ -109,7 +114,7 @@ private:
   void note_sequence_event(const std::string& sender, const Arrival& arrival, std::uint64_t now_us);
   void on_midi_input();
   void on_publisher_readable();
-  void on_handshakes(std::uint64_t now_us);
+  void on_handshakes(std::uint64_t now_us); // what link_.take_handshakes() says, each tick
   void on_zap_request(std::uint64_t now_us);
   void check_joined();
   void deliver(const std::string& sender, std::span<const std::uint8_t> midi, std::uint64_t now_us);
@@ -171,7 +176,6 @@ private:
   NodeConfig config_;
   zmq::context_t context_;
   std::optional<security::ZapHandler> zap_; // secured mesh: before any hub socket binds
-  HandshakeWatch handshakes_;               // of the link's connection to a remote hub
   SignalPipe signals_;
   std::unique_ptr<hub::Hub> hub_; // this node's proxy: forwarding when it is the hub, else idle
   MeshLink link_;
@@ -183,6 +187,7 @@ private:
   std::uint64_t next_node_hello_us_ = 0; // a follower's next hello
   std::uint64_t last_tick_us_ = 0;
   bool joined_ = false; // the hub hears us and we hear it
+  bool warned_retransmission_ = false;
 
   std::optional<election::Election> election_; // none in connect mode
   std::unique_ptr<discovery::Discovery> discovery_;

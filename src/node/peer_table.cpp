@@ -2,11 +2,8 @@
 
 namespace midimesh::node {
 
-// A sender's own connection delivers its messages in the order it numbered them. So a number
-// off the line (a gap ahead, or far behind: a restart) is played but trusted only once the
-// sender's next message goes on from it; if the next one goes on from where the line stood, the
-// odd number was not the sender's (forged or corrupted) and is forgotten. A number far behind
-// the line, beyond any replay, is a restart of the numbering, never a reason to mute the sender.
+// The trust in the sender's numbering is the protocol's (wire/sequence_line); what is counted
+// lost, and when a moved line is a restart rather than a gap, is this table's.
 Arrival PeerTable::arrive(const std::string& id, std::uint64_t seq, std::uint64_t now_us) {
   Arrival arrival;
   auto [it, inserted] = peers_.try_emplace(id);
@@ -15,37 +12,27 @@ Arrival PeerTable::arrive(const std::string& id, std::uint64_t seq, std::uint64_
   if (inserted) {
     // A peer is first heard mid-stream: what it sent before we joined is not a loss.
     peer.id = id;
-    peer.line = seq;
+    peer.numbering = wire::first_heard(seq);
     arrival.new_peer = true;
     ++peer.received;
     return arrival;
   }
-  if (peer.pending) {
-    if (seq > peer.line && seq - peer.line == 1) {
-      peer.out_of_line = saturating_add(peer.out_of_line, 1);
-      arrival.out_of_line = true;
-      peer.pending.reset();
-    } else {
-      confirm_pending(peer, now_us, arrival);
-    }
+  const wire::LineStep step = wire::advance(peer.numbering, seq, rule_);
+  if (step.out_of_line) {
+    peer.out_of_line = saturating_add(peer.out_of_line, 1);
+    arrival.out_of_line = true;
   }
-  if (seq > peer.line && seq - peer.line == 1) {
-    peer.line = seq;
-  } else if (seq <= peer.line && peer.line - seq < rule_.repeat_window) {
+  if (step.moved) moved(peer, step.from, step.to, now_us, arrival);
+  if (step.repeat) {
     arrival.stale = true;
     return arrival;
-  } else {
-    peer.pending = seq; // played now; trusted once the next message goes on from it
   }
   peer.received = saturating_add(peer.received, 1);
   return arrival;
 }
 
-void PeerTable::confirm_pending(Peer& peer, std::uint64_t now_us, Arrival& arrival) {
-  const std::uint64_t to = *peer.pending;
-  peer.pending.reset();
-  const std::uint64_t from = peer.line;
-  peer.line = to;
+void PeerTable::moved(Peer& peer, std::uint64_t from, std::uint64_t to, std::uint64_t now_us,
+                      Arrival& arrival) {
   const std::uint64_t gap = to > from ? to - from - 1 : 0;
   if (to < from || gap > rule_.max_gap) {
     arrival.resync = true;

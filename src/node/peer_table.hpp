@@ -8,6 +8,7 @@
 // number can neither mute the sender nor make its counters run backwards.
 
 #include "wire/envelope.hpp"
+#include "wire/sequence_line.hpp"
 
 #include <cstdint>
 #include <map>
@@ -17,25 +18,15 @@
 
 namespace midimesh::node {
 
-struct SequenceRule {
-  // A number up to this far behind the sender's line is a repeat (a failover's replay: a sender
-  // resends at most its last 4,096 messages); further behind, the sender restarted its numbering.
-  std::uint64_t repeat_window = 4'096;
-  // A gap larger than this is no loss: the queues between a sender and a receiver hold about a
-  // quarter of it. The numbering restarted (or is not the sender's); nothing is counted lost.
-  std::uint64_t max_gap = 1'000'000;
-};
+using wire::SequenceRule;
 
 struct Peer {
   std::string id;
   std::string name; // empty until its first hello
   wire::Role role = wire::Role::node;
-  bool bridged = false;      // a member a node speaks for (RTP-MIDI): no hub proxy, never a hub
-  bool foreign_mesh = false; // its last hello named another mesh: its messages are not played
-  std::uint64_t line = 0;    // the newest number on the sender's line
-  // A number off the line (ahead by a gap, or far behind), played but not yet confirmed by the
-  // sender's next message.
-  std::optional<std::uint64_t> pending;
+  bool bridged = false;         // a member a node speaks for (RTP-MIDI): no hub proxy, never a hub
+  bool foreign_mesh = false;    // its last hello named another mesh: its messages are not played
+  wire::SequenceLine numbering; // its line, and a number off the line not yet confirmed
   std::uint64_t last_heard_us = 0;
   std::uint64_t received = 0;
   std::uint64_t lost = 0;        // sequence gaps, in messages (saturating)
@@ -90,7 +81,8 @@ public:
   std::vector<BurstReport> finished_bursts(std::uint64_t now_us);
 
 private:
-  void confirm_pending(Peer& peer, std::uint64_t now_us, Arrival& arrival);
+  void moved(Peer& peer, std::uint64_t from, std::uint64_t to, std::uint64_t now_us,
+             Arrival& arrival);
 
   std::uint64_t quiet_us_;
   SequenceRule rule_;

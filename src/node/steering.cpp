@@ -48,6 +48,7 @@ void Node::start_roles(std::uint64_t now_us) {
   hub_config.bind_address = config_.bind_address;
   hub_config.port = config_.port;
   hub_config.security = config_.security;
+  hub_config.budget = config_.budget;
   try {
     hub_ = std::make_unique<hub::Hub>(context_, hub_config);
   } catch (const hub::HubError& e) {
@@ -208,8 +209,7 @@ void Node::connect_to_hub(const std::string& hub_id, std::uint64_t term, bool cl
       return;
     }
     const wire::HostPort address{*host, it->second.port};
-    link_.connect(wire::publish_endpoint(address), wire::subscribe_endpoint(address),
-                  [this](zmq::socket_t& s) { handshakes_.watch(s); });
+    link_.connect(wire::publish_endpoint(address), wire::subscribe_endpoint(address));
     own_address_ = wire::local_address_towards(*host);
     target_host_ = *host;
     target_claimed_ = claimed;
@@ -219,11 +219,10 @@ void Node::connect_to_hub(const std::string& hub_id, std::uint64_t term, bool cl
               format_host(*host), address.port, term, claimed ? "" : ", before its claim");
   }
   wanted_.clear();
-  if (!target_.empty()) {
-    ++counters_.hub_changes;
-    // Messages in flight through the old hub may be lost, a note-off among them.
-    release_all_notes("the hub changed");
-  }
+  // A hub change releases no note: what the old hub swallowed comes again in its senders'
+  // replays, and a loss the replay does not cover shows as a gap, which releases that
+  // sender's notes (on_envelope). A player holding a chord through a failover keeps it.
+  if (!target_.empty()) ++counters_.hub_changes;
   target_ = hub_id;
   term_ = term;
   heard_target_ = false;
@@ -250,10 +249,10 @@ void Node::check_hub_alive(std::uint64_t now_us) {
 void Node::peer_lost(const std::string& id, std::uint64_t now_us) {
   peers_.remove(id);
   lost_.insert(id);
+  release_notes(id, "it is gone");
   if (!election_) return;
   election_->peer_lost(id, now_us);
   if (id == target_) {
-    release_all_notes("the hub is gone");
     target_.clear(); // the next decision connects somewhere else
     heard_target_ = false;
     joined_ = false;

@@ -48,6 +48,8 @@ void Node::report(std::uint64_t now_us) {
   s.peers = peers_.peers().size();
   s.refused = counters_.failed_handshakes + counters_.refused_peers + counters_.refused_claims +
               (hub_ ? hub_->counters().rejected_connections : 0);
+  if (is_hub() && hub_)
+    s.hub_dropped = hub_->counters().budget_dropped + hub_->counters().queue_dropped;
   if (rtp_) {
     s.rtp_port = rtp_->port();
     s.rtp_lost = rtp_->counters().lost;

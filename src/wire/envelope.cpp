@@ -309,14 +309,14 @@ std::vector<std::uint8_t> encode_payload(const Goodbye& goodbye) {
 }
 
 std::vector<std::uint8_t> encode_payload(const Status& s) {
-  return MapWriter(25)("name", s.name)("host", s.host)("program", s.program)("mesh", s.mesh)(
+  return MapWriter(26)("name", s.name)("host", s.host)("program", s.program)("mesh", s.mesh)(
              "role", s.role)("hub", s.hub)("protocol", s.protocol)("term", s.term)(
              "uptime_ms", s.uptime_ms)("midi_in", s.midi_in)("midi_in_bytes", s.midi_in_bytes)(
              "midi_out", s.midi_out)("midi_out_bytes", s.midi_out_bytes)("lost", s.lost)(
              "malformed", s.malformed)("rtt_us", s.rtt_us)("offset_us", s.offset_us)(
              "peers", s.peers)("kind", s.kind)("via", s.via)("rtp_port", s.rtp_port)(
-             "rtp_lost", s.rtp_lost)("rtp_recovered",
-                                     s.rtp_recovered)("rtp_bad", s.rtp_bad)("refused", s.refused)
+             "rtp_lost", s.rtp_lost)("rtp_recovered", s.rtp_recovered)("rtp_bad", s.rtp_bad)(
+             "refused", s.refused)("hub_dropped", s.hub_dropped)
       .bytes();
 }
 
@@ -359,6 +359,7 @@ std::optional<Status> decode_status(std::span<const std::uint8_t> payload) {
     s.rtp_recovered = read_count(map, "rtp_recovered");
     s.rtp_bad = read_count(map, "rtp_bad");
     s.refused = read_count(map, "refused");
+    s.hub_dropped = read_count(map, "hub_dropped");
     return s;
   });
 }

@@ -76,6 +76,8 @@ struct Status {
   // Connections and claims refused: handshakes that failed (another passphrase, or garbage on
   // its hub's ports), keys its hub's ZAP handler turned away, hub claims it did not believe.
   std::uint64_t refused = 0;
+  // As hub: messages it dropped, over their sender's budget or with its receivers' queues full.
+  std::uint64_t hub_dropped = 0;
   bool operator==(const Status&) const = default;
 };
 

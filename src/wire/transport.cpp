@@ -4,6 +4,16 @@
 #include "wire/envelope.hpp"
 
 #include <charconv>
+#include <filesystem>
+#ifndef _WIN32
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#endif
 
 namespace midimesh::wire {
 namespace {
@@ -64,6 +74,52 @@ void apply_common_options(zmq::socket_t& socket) {
   socket.set(zmq::sockopt::reconnect_ivl, 100);
   socket.set(zmq::sockopt::reconnect_ivl_max, 1000);
   socket.set(zmq::sockopt::linger, 0);
+}
+
+bool shorten_retransmission(int fd) noexcept {
+#ifdef __linux__
+  constexpr int tcp_rto_min_us = 45; // <linux/tcp.h> of 6.15; Debian 12's headers predate it
+  const int floor = retransmission_floor_us;
+  return ::setsockopt(fd, IPPROTO_TCP, tcp_rto_min_us, &floor, sizeof floor) == 0;
+#else
+  (void)fd;
+  return false;
+#endif
+}
+
+bool wired_towards(const std::string& host) {
+#ifdef __linux__
+  std::string local = local_address_towards(host);
+  if (local.empty()) return false;
+  // An IPv4 address written as IPv6 (ZeroMQ's endpoints on a dual-stack socket) is listed by
+  // its interface as IPv4.
+  if (local.starts_with("::ffff:") && local.find('.') != std::string::npos) local = local.substr(7);
+  ifaddrs* interfaces = nullptr;
+  if (::getifaddrs(&interfaces) != 0) return false;
+  bool wired = false;
+  for (const ifaddrs* i = interfaces; i; i = i->ifa_next) {
+    if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
+      continue;
+    const socklen_t length =
+        i->ifa_addr->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+    char text[INET6_ADDRSTRLEN + IF_NAMESIZE + 1] = {};
+    if (::getnameinfo(i->ifa_addr, length, text, sizeof text, nullptr, 0, NI_NUMERICHOST) != 0 ||
+        local != text)
+      continue;
+    // The kernel gives every Wi-Fi interface a "wireless" (or "phy80211") entry in sysfs.
+    const std::filesystem::path sys = std::filesystem::path("/sys/class/net") / i->ifa_name;
+    std::error_code ignored;
+    wired = (i->ifa_flags & IFF_LOOPBACK) != 0 ||
+            (!std::filesystem::exists(sys / "wireless", ignored) &&
+             !std::filesystem::exists(sys / "phy80211", ignored));
+    break;
+  }
+  ::freeifaddrs(interfaces);
+  return wired;
+#else
+  (void)host;
+  return false;
+#endif
 }
 
 std::string local_address_towards(const std::string& host) {

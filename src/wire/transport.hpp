@@ -29,6 +29,18 @@ std::string subscribe_endpoint(const HostPort& hub);
 // on frame size so garbage cannot make us allocate, fast reconnects, IPv6 allowed.
 void apply_common_options(zmq::socket_t& socket);
 
+// Shortens a TCP connection's minimum retransmission timeout from Linux's 200 ms to
+// retransmission_floor_us (TCP_RTO_MIN_US, Linux 6.15 and later; a process may set it on its own
+// sockets): a segment lost on Wi-Fi then costs a few ms, not 200. ZeroMQ does not expose its TCP
+// sockets, so callers take `fd` from a socket monitor's CONNECTED or ACCEPTED event. False where
+// the system does not offer it (older kernels, other systems): the connection keeps its default.
+inline constexpr int retransmission_floor_us = 5'000;
+bool shorten_retransmission(int fd) noexcept;
+
+// Whether the route to `host` leaves through a wired interface or loopback, where packets are
+// practically never lost; false for Wi-Fi, and wherever the system cannot tell (not Linux).
+bool wired_towards(const std::string& host);
+
 // The local address this machine sends from to reach `host` (a numeric address or a name),
 // asked of the routing table without sending anything; empty when there is no route.
 std::string local_address_towards(const std::string& host);

@@ -21,15 +21,17 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import time
+from pathlib import Path
 
 import meshlab
 from meshlab import Lab, Proc, fail, midimesh, start_hub, stats, wait_until
 from wireclient import WireClient
 
-OPTIONS = ["--hub", "--connect", "--port", "--bind", "--name", "--midi-api", "--midi-in",
-           "--midi-out", "--port-name", "--no-midi", "--list-ports", "--log-level", "--help",
-           "--version"]
+OPTIONS = ["--hub", "--connect", "--connections", "--port", "--bind", "--name", "--midi-api",
+           "--midi-in", "--midi-out", "--port-name", "--no-midi", "--list-ports", "--log-level",
+           "--help", "--version", "--sender-budget"]
 CRASH = re.compile(r"Traceback|terminate called|what\(\)|Aborted|Segmentation|core dumped")
 ALSA_SEQ = "/dev/snd/seq"
 
@@ -61,9 +63,15 @@ def check_help_and_version(lab: Lab) -> None:
         fail(f"--help does not mention {missing}:\n{text}")
 
     code, lines = run(lab, "version", ["--version"])
-    if code != 0 or len(lines) != 1 or not re.fullmatch(r"midimesh \d+\.\d+\.\d+\S*", lines[0]):
-        fail(f"--version exited {code} and printed (want one line 'midimesh X.Y.Z'):\n"
-             f"{show(lines)}")
+    # Built from a git checkout, it names the commit too.
+    source = Path(__file__).resolve().parents[2]
+    from_git = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"],
+                              capture_output=True).returncode == 0
+    revision = r" \(git [0-9a-f]{10}(-dirty)?\)" if from_git else ""
+    if code != 0 or len(lines) != 1 or not re.fullmatch(
+            rf"midimesh \d+\.\d+\.\d+{revision}", lines[0]):
+        fail(f"--version exited {code} and printed (want one line 'midimesh X.Y.Z (git REV)'):"
+             f"\n{show(lines)}")
 
 
 def check_refused(lab: Lab, name: str, args: list[str], must_name: list[str]) -> None:
@@ -171,6 +179,9 @@ def test() -> None:
                       ["--connect", "host:port:extra"])
         check_refused(lab, "bad-connect-port", ["--connect", "127.0.0.1:70000"],
                       ["--connect", "127.0.0.1:70000"])
+        for budget in ("5000", "0,256", "5000,x", "-1,256"):
+            check_refused(lab, f"bad-budget-{budget}", ["--sender-budget", budget],
+                          ["--sender-budget", budget])
         check_refused(lab, "hub-and-connect", ["--hub", "--connect", "127.0.0.1:8141"],
                       ["--hub", "--connect"])
         check_list_ports_without_backend(lab)

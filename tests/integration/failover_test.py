@@ -4,8 +4,9 @@ own avahi-daemon and JACK server, each running `midimesh --name hN --midi-api ja
 else (mDNS + election), with a midiprobe on its ports.
 
 Checks, each scenario in a lab of its own (all run; the failures are reported together):
-  kill:  one mesh forms (one hub, the others joined through it), MIDI reaches every host; a note
-         held when the hub is SIGKILLed is released at every surviving receiver; the survivors
+  kill:  one mesh forms (one hub, the others joined through it), MIDI reaches every host; a
+         chord held by a player when the hub is SIGKILLed sounds on at every surviving receiver
+         (no note-off) until the player releases it, and never again afterwards; the survivors
          elect a new hub and MIDI flows again between them.
   term:  the hub exits cleanly (SIGTERM): hand-over, MIDI flows again.
   cut:   the hub's cable is cut at the switch: the others elect a new hub, MIDI flows again;
@@ -27,6 +28,8 @@ from probe import Probe, fnv1a
 
 NOTE_ON = bytes.fromhex("903c64")  # middle C, channel 1
 NOTE_OFF = bytes.fromhex("803c00")
+CHORD_ON = [bytes([0x90, key, 100]) for key in (48, 52, 55)]  # C major, below middle C
+CHORD_OFF = [bytes([0x80, key, 0]) for key in (48, 52, 55)]
 BURST_CHANNEL = 1  # poly pressure A1 ii ii: the counter in the data bytes
 RATE = 100  # burst messages per second: one every 10 ms
 HEAL_S = 10.0  # after heal, one hub within this
@@ -159,32 +162,41 @@ def scenario_kill() -> None:
         hub = form(mesh, "kill")
         others = [n for n in mesh.nodes if n != hub]
         sender, receivers = others[0], others[1:]
-        # A note held at the moment of the hub's death: every receiver, the hub host too, plays it.
-        mesh.check_delivered(sender, receivers + [hub], NOTE_ON, "kill: note-on")
+        # A chord held at the moment of the hub's death: every receiver, the hub host too, plays it.
+        for note in CHORD_ON:
+            mesh.check_delivered(sender, receivers + [hub], note, "kill: the chord")
         hub_id = mesh.ids[hub]
         mesh.time_failover(sender, receivers, hub, mesh.nodes[hub].kill, "kill (SIGKILL)")
         for r in receivers:
             mesh.nodes[r].wait_for_line(rf"hub .*{hub_id}.* silent for \d+ ms: electing another",
                                         from_start=True)
-            if not any(m == NOTE_OFF for _, m in mesh.probes[r].recv_log):
-                # time_failover stopped reading at the first burst message after the kill
-                deadline = time.monotonic() + 3
-                while not any(m == NOTE_OFF for _, m in mesh.probes[r].recv_log):
-                    if mesh.probes[r].next_recv(deadline) is None:
-                        fail(f"kill: {r} never released the note held when the hub died "
-                             f"(no {NOTE_OFF.hex()} on its output)\n{mesh.nodes[r].tail()}")
         survivors = others
         new_hub = mesh.wait_one_hub(survivors, 5, "kill: after the hub's death")
-        # Released for good: nothing after the note-off sounds the note again (a replay of
-        # what went to the old hub must not bring the note-on back after its release).
+
+        def chord_log(r: str) -> list[bytes]:
+            return [m for _, m in mesh.probes[r].recv_log if m in CHORD_ON + CHORD_OFF]
+
+        # The player still holds the chord: nothing released it, whatever the hub did.
         for r in receivers:
-            probe = mesh.probes[r]
-            probe.next_recv(time.monotonic() + 1.5)  # a moment for late arrivals
-            notes = [m for _, m in probe.recv_log if m[:2] in (NOTE_ON[:2], NOTE_OFF[:2])]
-            if notes[-1:] != [NOTE_OFF]:
-                fail(f"kill: at {r} the held note sounds again after its release: note messages "
-                     f"after the hub's death, in order: {[m.hex() for m in notes]}")
-        print(f"kill: new hub {new_hub}; the held note was released at {receivers}", flush=True)
+            mesh.probes[r].next_recv(time.monotonic() + 1.0)  # a moment for late arrivals
+            if chord_log(r):
+                fail(f"kill: at {r} the chord was touched while the player held it: "
+                     f"{[m.hex() for m in chord_log(r)]}\n{mesh.nodes[r].tail()}")
+        # The player lets go: exactly its three note-offs, and the chord never sounds again.
+        for note in CHORD_OFF:
+            mesh.probes[sender].send(note)
+        for r in receivers:
+            deadline = time.monotonic() + 5
+            while sorted(chord_log(r)) != sorted(CHORD_OFF):
+                if mesh.probes[r].next_recv(deadline) is None:
+                    fail(f"kill: at {r} the chord's release came as "
+                         f"{[m.hex() for m in chord_log(r)]}, not its three note-offs")
+            mesh.probes[r].next_recv(time.monotonic() + 1.0)
+            if sorted(chord_log(r)) != sorted(CHORD_OFF):
+                fail(f"kill: at {r} the chord sounded again after its release: "
+                     f"{[m.hex() for m in chord_log(r)]}")
+        print(f"kill: new hub {new_hub}; the chord held through the hub's death sounded at "
+              f"{receivers} until the player released it, and not after", flush=True)
         # MIDI flows between the survivors in every direction, through the new hub.
         for s in survivors:
             mesh.check_delivered(s, [r for r in survivors if r != s], NOTE_OFF,

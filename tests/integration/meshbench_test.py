@@ -43,7 +43,7 @@ def test() -> None:
                 "--nodes", "3", "--fleet", "3", "--node-seconds", "0.5",
                 "--node-messages", "3000", "--idle-seconds", "0.5", "--rtp-seconds", "0.5",
                 "--jack-periods", "512", "--jack-nodes", "3", "--jack-seconds", "0.5",
-                "--trials", "2"]
+                "--trials", "2", "--fairness-seconds", "1"]
         with open(log, "w") as f:
             code = subprocess.run(argv, stdout=f, stderr=subprocess.STDOUT, timeout=240).returncode
         text = log.read_text()
@@ -73,6 +73,12 @@ def test() -> None:
             for r in jack["results"]:
                 if r["error"] or r["delivered"] != r["expected"] or r["lost"] or r["sent"] <= 0:
                     fail(f"through JACK at {r['period_frames']} frames: {r}")
+        fairness = report["fairness"]
+        if (fairness["sent"] <= 0 or fairness["delivered"] != fairness["expected"]
+                or fairness["gaps"] or "budget_dropped=0 " in fairness["hub_stats"]
+                or "budget_dropped=" not in fairness["hub_stats"]):
+            fail(f"fairness: the honest streams lost messages, or the floods were not counted "
+                 f"over budget: {fairness}")
         for section in ("join", "failover"):
             for r in report[section]:
                 if r["skipped"] or r["ok"] != 2 or r["failures"] or r.get("lost", 0):

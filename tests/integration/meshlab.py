@@ -499,9 +499,11 @@ class Lab:
                                             "--no-chroot", "--no-rlimits"])
         avahi.wait_for_line(r"Server startup complete", timeout=10)
 
-    def hosts(self, n: int, prefix: str = "ml") -> list["Host"]:
+    def hosts(self, n: int, prefix: str = "ml", daemons: bool = True) -> list["Host"]:
         """n "hosts" on one machine: network namespaces joined by a bridge, each with its own
         D-Bus, avahi-daemon (real multicast mDNS across the bridge) and JACK server.
+        daemons=False: none of these (nodes joined with --connect, socket MIDI): on a shared
+        machine three idle JACK servers are noise in a latency measurement.
 
         Namespaces are named <prefix><unique>h1..hn, the bridge's <prefix><unique>-sw; host i
         has 10.250.0.(10+i)/24 on its eth0, whose other end <prefix><unique>v<i> (at most 15
@@ -513,7 +515,8 @@ class Lab:
         Needs root; tests that use it must not run in parallel with start_avahi tests (they
         make `lo` multicast, harmless here, but keep them apart anyway: is_parallel false).
         """
-        for tool in ("ip", "avahi-daemon", "dbus-daemon", "jackd", "jack_wait"):
+        needed = ("ip", "avahi-daemon", "dbus-daemon", "jackd", "jack_wait") if daemons else ("ip",)
+        for tool in needed:
             if not shutil.which(tool):
                 skip(f"{tool} is not installed (tools/install-deps installs it)")
         if os.geteuid() != 0:
@@ -566,10 +569,11 @@ class Lab:
                                  capture_output=True, text=True).stdout
             return out.count("state forwarding") == n
         wait_until(forwarding, 10, "the bridge ports to come up")
-        for h in hosts:
-            h._start_daemons()
-        for h in hosts:
-            h._wait_daemons()
+        if daemons:
+            for h in hosts:
+                h._start_daemons()
+            for h in hosts:
+                h._wait_daemons()
         return hosts
 
     def report(self) -> str:
@@ -620,6 +624,11 @@ class Host:
 
     def __repr__(self) -> str:
         return f"<Host {self.name} {self.address}>"
+
+    @property
+    def cable(self) -> tuple[str, str]:
+        """Where the host's cable plugs in: the switch's namespace and its port (interface)."""
+        return self._switch, self._veth
 
     def _unmount_shm(self) -> None:
         _libc.umount2(str(self.dir / "shm").encode(), 2)  # MNT_DETACH

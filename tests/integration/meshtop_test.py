@@ -197,8 +197,25 @@ def mdns_failover(lab: Lab) -> None:
             fail(f"{p.name} heard of meshtop")
 
 
+def exit_codes(lab: Lab) -> None:
+    """Scripts can tell a usage error (2) and an empty mesh (1) from a mesh shown (0)."""
+    usage = subprocess.run([meshtop(), "--no-such-option"], capture_output=True, text=True)
+    if usage.returncode != 2:
+        fail(f"a usage error exited {usage.returncode}, not 2: {usage.stderr}")
+    nobody = subprocess.run([meshtop(), "--once", "--json", "--wait", "0.5", "--connect",
+                             f"127.0.0.1:{lab.free_port()}"], capture_output=True, text=True,
+                            timeout=30)
+    if nobody.returncode != 1 or "no node reported" not in nobody.stderr:
+        fail(f"--once with no node exited {nobody.returncode}: {nobody.stderr}")
+    line = json.loads(nobody.stdout)
+    if line["schema"] != 1 or abs(line["time_ms"] / 1000 - time.time()) > 60:
+        fail(f"--json line without schema 1 and the time: {nobody.stdout}")
+    print("exit codes: 2 for a usage error, 1 for --once with no node; --json has schema and time")
+
+
 def test() -> None:
     with Lab() as lab:
+        exit_codes(lab)
         connect_mode(lab)
     with Lab() as lab:
         mdns_failover(lab)

@@ -73,6 +73,16 @@ def test() -> None:
                             from_start=True)
             p.wait_for_line(r'ignoring node "open".*runs an open mesh', 15, from_start=True)
 
+        # Joining the hub directly (no mDNS) with the wrong passphrase: the handshake says it.
+        direct = lab.spawn("direct", [midimesh(), "--connect", f"127.0.0.1:{hub_port}", "--name",
+                                      "direct", "--mesh", mesh, "--no-midi", "--no-rtp-midi"],
+                           {"MIDIMESH_SECRET": "a guess that is not it"})
+        direct.wait_for_line(rf'mesh "{mesh}" is secured and your passphrase does not match '
+                             r"\(the hub at 127\.0\.0\.1 refused our handshake\)", 15)
+        direct.terminate()
+        if stats(direct)["failed_handshakes"] < 1:
+            fail(f"the refused handshakes are not counted: {stats(direct)}")
+
         # Raw clients at the honest hub: no keys, and the hub's key without the members' key.
         no_keys = WireClient("127.0.0.1", hub_port, "no-keys")
         lab.at_close(no_keys.close)

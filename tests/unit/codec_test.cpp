@@ -231,6 +231,7 @@ TEST_CASE("telemetry payloads round-trip") {
   status.rtp_recovered = 3;
   status.rtp_bad = 11;
   status.refused = 12;
+  status.hub_dropped = 1'945'000;
   CHECK(decode_status(encode_payload(status)) == status);
   const Ping ping{"0123456789abcdef", 99};
   CHECK(decode_ping(encode_payload(ping)) == ping);

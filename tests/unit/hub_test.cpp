@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <functional>
+#include <set>
 
 using namespace midimesh;
 using Bytes = std::vector<std::uint8_t>;
@@ -25,9 +26,12 @@ struct Mesh {
   std::vector<std::unique_ptr<node::MeshLink>> nodes;
   std::uint64_t now_us = 0; // the hub's clock: a test moves it
 
-  explicit Mesh(int node_count) : hub(context, config()) {
+  // connections: of each node over TCP (0: MeshLink's choice, one over loopback). Senders'
+  // budgets off by default: these tests send bursts far beyond one, at a frozen clock.
+  explicit Mesh(int node_count, int connections = 0, const hub::BudgetLimits& budget = unbudgeted())
+      : hub(context, config(budget)) {
     for (int i = 0; i < node_count; ++i) {
-      auto link = std::make_unique<node::MeshLink>(context, fmt_id(i));
+      auto link = std::make_unique<node::MeshLink>(context, fmt_id(i), connections);
       if (i == 0) // the hub's own node, over inproc like in midimesh
         link->connect(hub.local_publish(), hub.local_subscribe());
       else
@@ -37,11 +41,17 @@ struct Mesh {
     REQUIRE(pump_until([&] { return hub.counters().receivers == nodes.size(); }));
   }
 
-  static hub::HubConfig config() {
+  static hub::BudgetLimits unbudgeted() {
+    hub::BudgetLimits off;
+    off.enabled = false;
+    return off;
+  }
+  static hub::HubConfig config(const hub::BudgetLimits& budget) {
     hub::HubConfig c;
     c.bind_address = "127.0.0.1";
     c.port = 0;
     c.inproc_prefix = "inproc://hub-test";
+    c.budget = budget;
     return c;
   }
   static std::string fmt_id(int i) {
@@ -148,15 +158,17 @@ TEST_CASE("the hub forwards to every node except the sender") {
     return std::any_of(g.begin(), g.end(), [](auto& e) { return e.payload == Bytes{0xF8}; });
   }));
   for (std::size_t to = 0; to < 4; ++to) {
-    std::size_t notes = 0;
+    // A node connected over TCP hears each message once per connection (MeshLink): count each
+    // sender's note once.
+    std::set<std::string> notes;
     for (const auto& e : got[to]) {
       CHECK(e.sender != mesh.nodes[to]->id());
       if (e.payload.size() == 3) {
-        ++notes;
+        notes.insert(e.sender);
         CHECK(e.payload[1] != to);
       }
     }
-    CHECK(notes == 3);
+    CHECK(notes.size() == 3);
   }
 }
 
@@ -301,4 +313,79 @@ TEST_CASE("a link held back sends nothing until released, then everything in ord
   REQUIRE(got.size() == 3);
   for (std::uint8_t i = 0; i < 3; ++i)
     CHECK(got[i].payload == Bytes{0xB0, i, 0});
+}
+
+TEST_CASE("a node's copies over its two connections: the hub forwards each message once, and a "
+          "node over TCP receives it once per connection") {
+  Mesh mesh(3, 2); // node 0 over inproc (one connection), nodes 1 and 2 over TCP (two each)
+  mesh.connect_pair(1, 0);
+  mesh.connect_pair(1, 2);
+  mesh.pump_until([] { return true; });
+  for (std::size_t i = 0; i < 3; ++i)
+    drain(mesh, i);
+  const auto duplicates_before = mesh.hub.counters().duplicates;
+  constexpr std::uint8_t count = 100;
+  for (std::uint8_t n = 0; n < count; ++n)
+    REQUIRE_PUBLISHED(mesh.nodes[1]->publish(wire::MessageType::midi, Bytes{0x90, n, 0x40}, 0));
+  std::vector<std::vector<wire::Envelope>> got(3);
+  REQUIRE(mesh.pump_until([&] {
+    for (std::size_t i : {0, 2})
+      for (auto& e : drain(mesh, i))
+        got[i].push_back(e);
+    return got[0].size() >= count && got[2].size() >= 2 * count &&
+           mesh.hub.counters().duplicates - duplicates_before >= count;
+  }));
+  mesh.pump_rounds(5); // anything more would be a message forwarded twice
+  for (std::size_t i : {0, 2})
+    for (auto& e : drain(mesh, i))
+      got[i].push_back(e);
+  CHECK(got[0].size() == count);
+  CHECK(got[2].size() == 2 * count);
+  // At least the MIDI copies (copies of connect_pair's last hellos may still be coming).
+  CHECK(mesh.hub.counters().duplicates - duplicates_before >= count);
+  // Over inproc, in order; over TCP, each connection in order: the first copies are too.
+  std::uint64_t next = got[0].front().seq;
+  for (const auto& e : got[0])
+    CHECK(e.seq == next++);
+  std::set<std::uint64_t> seen;
+  std::uint64_t newest = 0;
+  for (const auto& e : got[2]) {
+    if (!seen.insert(e.seq).second) continue;
+    CHECK(e.seq >= newest);
+    newest = e.seq;
+  }
+  CHECK(seen.size() == count);
+}
+
+TEST_CASE("a sender over its budget loses its excess at the hub; another sender loses nothing") {
+  Mesh mesh(3, 0, hub::BudgetLimits{});
+  mesh.connect_pair(1, 0);
+  mesh.connect_pair(2, 0);
+  drain(mesh, 0);
+  const auto before = mesh.hub.counters().budget_dropped;
+  // At one instant of the hub's clock: the flooder's burst (2,000, less what connecting took)
+  // passes, the honest sender's 100 all do.
+  for (int i = 0; i < 3000; ++i)
+    REQUIRE_PUBLISHED(mesh.nodes[1]->publish(wire::MessageType::midi, Bytes{0x91, 60, 100}, 0));
+  for (int i = 0; i < 100; ++i)
+    REQUIRE_PUBLISHED(mesh.nodes[2]->publish(wire::MessageType::midi, Bytes{0x90, 60, 100}, 0));
+  std::size_t flood = 0, honest = 0;
+  REQUIRE(mesh.pump_until([&] {
+    for (auto& e : drain(mesh, 0))
+      ++(e.sender == mesh.nodes[1]->id() ? flood : honest);
+    return honest == 100 && mesh.hub.counters().budget_dropped - before + flood >= 3000;
+  }));
+  CHECK(flood <= 2000);
+  CHECK(flood > 1900);
+  CHECK(mesh.hub.counters().senders_over_budget == 1);
+  // A second later the flooder may send again, at the budget's rate.
+  mesh.now_us += 1'000'000;
+  for (int i = 0; i < 100; ++i)
+    REQUIRE_PUBLISHED(mesh.nodes[1]->publish(wire::MessageType::midi, Bytes{0x91, 60, 100}, 0));
+  std::size_t later = 0;
+  REQUIRE(mesh.pump_until([&] {
+    later += drain(mesh, 0).size();
+    return later == 100;
+  }));
+  CHECK(mesh.hub.stats().find("budget_dropped=") != std::string::npos);
 }

@@ -169,8 +169,9 @@ TEST_CASE("JSON: escaped strings, one line, events given") {
   CHECK(json_string("a\"b\\c\n\x01") == "\"a\\\"b\\\\c\\n\\u0001\"");
   MeshView v("band");
   v.on_status(hub_id, report("say \"hi\"", "hub", hub_id, 2, 1000), 0);
-  const std::string line = json_line(v, v.events_after(0), 500'000);
+  const std::string line = json_line(v, v.events_after(0), 500'000, 1'764'460'800'000);
   CHECK(line.find('\n') == std::string::npos);
+  CHECK(line.starts_with("{\"schema\":1,\"time_ms\":1764460800000,"));
   CHECK(line.find("\"name\":\"say \\\"hi\\\"\"") != std::string::npos);
   CHECK(line.find("\"term\":2") != std::string::npos);
   CHECK(line.find("\"age_ms\":500") != std::string::npos);
@@ -213,5 +214,17 @@ TEST_CASE("an RTP-MIDI member is a row of its own: role rtp, via the node it joi
   hub.rtp_bad = 4;
   v.on_status(hub_id, hub, 2 * s);
   CHECK(cell(*v.find(hub_id), Column::malformed) == "5");
-  CHECK(json_line(v, {}, 2 * s).find("\"kind\":\"rtp\"") != std::string::npos);
+  CHECK(json_line(v, {}, 2 * s, 0).find("\"kind\":\"rtp\"") != std::string::npos);
+}
+
+TEST_CASE(
+    "what the hub dropped over senders' budgets shows in the summary, only when it happened") {
+  MeshView v("band");
+  v.on_status(hub_id, report("hub", "hub", hub_id, 1, 1000), 0);
+  CHECK(summary_line(v.summary()).find("dropped") == std::string::npos);
+  wire::Status st = report("hub", "hub", hub_id, 1, 2000);
+  st.hub_dropped = 1'945'000;
+  v.on_status(hub_id, st, 1 * s);
+  CHECK(v.summary().hub_dropped == 1'945'000);
+  CHECK(summary_line(v.summary()).find("hub dropped 1.9M (over budget)") != std::string::npos);
 }

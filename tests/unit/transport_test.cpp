@@ -34,3 +34,11 @@ TEST_CASE("the address a node announces is the one its route to the hub leaves f
   CHECK(local_address_towards("127.0.0.1") == "127.0.0.1");
   CHECK(local_address_towards("not a host name") == "");
 }
+
+TEST_CASE("loopback counts as wired (one connection to the hub); an unknown host does not") {
+#ifdef __linux__
+  CHECK(wired_towards("127.0.0.1"));
+  CHECK(wired_towards("::ffff:127.0.0.1")); // how a dual-stack ZeroMQ endpoint names it
+#endif
+  CHECK_FALSE(wired_towards("not a host name"));
+}

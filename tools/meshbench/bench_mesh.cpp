@@ -10,9 +10,9 @@ namespace meshbench {
 
 BenchMesh::BenchMesh(zmq::context_t& context, const Topology& topology, const MeshShape& shape,
                      std::chrono::steady_clock::time_point deadline)
-    : shape_(shape), alive_(topology.alive) {
+    : shape_(shape), nonce_(make_run_nonce()), alive_(topology.alive) {
   // A nonce per scenario: late messages of an earlier scenario cannot be counted in this one.
-  const std::uint32_t nonce = make_run_nonce();
+  const std::uint32_t nonce = nonce_;
   std::vector<std::string> direct_endpoints;
   for (std::size_t s = 0; s < shape.senders; ++s) {
     auto& p = publishers_.emplace_back(std::make_unique<Publisher>(context, client_id(nonce, s)));
@@ -21,11 +21,11 @@ BenchMesh::BenchMesh(zmq::context_t& context, const Topology& topology, const Me
     else
       direct_endpoints.push_back(p->bind_loopback());
   }
-  const std::size_t first_receiver = shape.senders_receive ? 0 : shape.senders;
+  const std::size_t accounted = shape.senders + shape.outside_senders;
+  const std::size_t first_receiver = shape.senders_receive ? 0 : accounted;
   for (std::size_t r = 0; r < shape.receivers; ++r) {
-    auto& receiver = receivers_.emplace_back(
-        std::make_unique<Receiver>(context, client_id(nonce, first_receiver + r), nonce,
-                                   shape.senders, shape.latency_capacity));
+    auto& receiver = receivers_.emplace_back(std::make_unique<Receiver>(
+        context, client_id(nonce, first_receiver + r), nonce, accounted, shape.latency_capacity));
     if (topology.via_hub())
       receiver->connect(topology.subscribe_endpoint);
     else

@@ -40,6 +40,9 @@ struct MeshShape {
   // otherwise senders and receivers are different clients.
   bool senders_receive = false;
   std::size_t latency_capacity = 0; // per receiver
+  // Senders the receivers account for that the caller runs itself, on sockets of its own (client
+  // indices after the mesh's senders): probe() does not wait for them.
+  std::size_t outside_senders = 0;
 };
 
 class BenchMesh {
@@ -57,6 +60,8 @@ public:
   void probe(std::chrono::milliseconds limit);
 
   Publisher& publisher(std::size_t s) { return *publishers_[s]; }
+  // For the ids of outside senders: client_id(nonce(), index).
+  std::uint32_t nonce() const noexcept { return nonce_; }
   std::size_t senders() const noexcept { return publishers_.size(); }
   const std::vector<std::unique_ptr<Receiver>>& receivers() const noexcept { return receivers_; }
   bool hears(std::size_t receiver, std::size_t sender) const noexcept {
@@ -72,6 +77,7 @@ public:
 
 private:
   MeshShape shape_;
+  std::uint32_t nonce_;
   std::vector<std::unique_ptr<Publisher>> publishers_;
   std::vector<std::unique_ptr<Receiver>> receivers_;
   std::vector<std::thread> threads_;

@@ -40,10 +40,19 @@ std::uint16_t try_bind(std::uint16_t port, int& fd) {
 
 } // namespace
 
-HubProcess::HubProcess(const std::string& midimesh, std::uint16_t port, const std::string& log_path)
-    : ChildProcess(
-          {midimesh, "--hub", "--no-midi", "--bind", "127.0.0.1", "--port", std::to_string(port)},
-          log_path) {}
+namespace {
+std::vector<std::string> hub_args(const std::string& midimesh, std::uint16_t port,
+                                  const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {midimesh,    "--hub",  "--no-midi",         "--bind",
+                                   "127.0.0.1", "--port", std::to_string(port)};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+} // namespace
+
+HubProcess::HubProcess(const std::string& midimesh, std::uint16_t port, const std::string& log_path,
+                       const std::vector<std::string>& extra)
+    : ChildProcess(hub_args(midimesh, port, extra), log_path) {}
 
 ChildProcess::ChildProcess(std::vector<std::string> args, const std::string& log_path,
                            bool append) {

@@ -38,10 +38,11 @@ private:
   int status_ = 0;
 };
 
-// `midimesh --hub --no-midi --bind 127.0.0.1 --port port`.
+// `midimesh --hub --no-midi --bind 127.0.0.1 --port port`, then `extra`.
 class HubProcess : public ChildProcess {
 public:
-  HubProcess(const std::string& midimesh, std::uint16_t port, const std::string& log_path);
+  HubProcess(const std::string& midimesh, std::uint16_t port, const std::string& log_path,
+             const std::vector<std::string>& extra = {});
 };
 
 // A base port P such that P and P + 1 are both free on 127.0.0.1 right now.

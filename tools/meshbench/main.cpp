@@ -2,6 +2,7 @@
 // PUB->SUB without a hub, on loopback. Starts the hub as a child process, runs every scenario
 // with in-process clients, prints a table and optionally writes JSON.
 
+#include "fairness.hpp"
 #include "hub_process.hpp"
 #include "jack_scenarios.hpp"
 #include "mdns_check.hpp"
@@ -12,6 +13,7 @@
 #include "report.hpp"
 #include "rtp_scenarios.hpp"
 #include "scenarios.hpp"
+#include "stream_run.hpp"
 
 #include <CLI/CLI.hpp>
 #include <csignal>
@@ -62,7 +64,16 @@ struct Options {
   std::size_t trials = 0;
   std::string trial_log_level = "info";
   bool keep_logs = false;
+  // One stream between two nodes started elsewhere (--only stream; tools/lossy-trials).
+  std::string stream_from, stream_to;
+  double fairness_seconds = 10;     // the hub under floods and non-reading receivers
+  double sysex_flood_rate = 500;    // 200 KB dumps per second offered
+  double note_flood_rate = 200'000; // note-ons per second offered
 };
+
+// Throughput scenarios measure what the hub can forward: each of their senders floods by design,
+// so they run without the per-sender budget a hub keeps by default (PROTOCOL.md, "Limits").
+const std::vector<std::string> unbudgeted = {"--sender-budget", "off"};
 
 void run_nodes(const Options& o, Report& report) {
   const std::uint16_t port = find_free_port_pair();
@@ -71,7 +82,7 @@ void run_nodes(const Options& o, Report& report) {
   const std::string dir = dir_template;
   const std::string node_log = dir + "/nodes.log";
   const std::string hub_log = o.hub_log + ".nodes";
-  HubProcess hub(o.midimesh, port, hub_log);
+  HubProcess hub(o.midimesh, port, hub_log, unbudgeted);
   std::printf("node scenarios: hub pid %d on 127.0.0.1:%u, hub log %s, node log %s\n", hub.pid(),
               port, hub_log.c_str(), node_log.c_str());
   std::fflush(stdout);
@@ -177,7 +188,7 @@ std::string joined(int argc, char** argv) {
 void run(const Options& o, Report& report) {
   zmq::context_t context(o.io_threads);
   const std::uint16_t port = o.port ? o.port : find_free_port_pair();
-  HubProcess hub(o.midimesh, port, o.hub_log);
+  HubProcess hub(o.midimesh, port, o.hub_log, unbudgeted);
   report.hub_pid = hub.pid();
   std::printf("hub pid %d on 127.0.0.1:%u/%u, log %s\n", hub.pid(), port, port + 1u,
               o.hub_log.c_str());
@@ -275,7 +286,11 @@ int main(int argc, char** argv) {
                              "bridge, JACK at 512 frames, 5 joins and 3 failovers of each kind");
   app.add_flag("--skip-baseline", o.skip_baseline, "Measure the hub only");
   app.add_option("--only", o.only, "Run one measurement only")
-      ->check(CLI::IsMember({"throughput", "latency", "nodes", "rtp", "jack", "join", "failover"}));
+      ->check(CLI::IsMember({"throughput", "latency", "nodes", "rtp", "jack", "join", "failover",
+                             "stream", "fairness"}));
+  app.add_option("--stream-from", o.stream_from,
+                 "Stream: the sending node's --port-name (a node running with --midi-api socket)");
+  app.add_option("--stream-to", o.stream_to, "Stream: the receiving node's --port-name");
   app.add_option("--trials", o.trials,
                  "Joins and failovers: trials of each (default 20; quick: 5 joins, 3 failovers)")
       ->check(CLI::Range(1, 1000));
@@ -323,6 +338,19 @@ int main(int argc, char** argv) {
   app.add_option("--jack-seconds", o.jack_seconds, "JACK: how long each run sends")
       ->check(CLI::Range(0.1, 600.0))
       ->capture_default_str();
+  app.add_option("--fairness-seconds", o.fairness_seconds,
+                 "Fairness: how long two honest 1 kHz streams run beside a SysEx flood, a "
+                 "note-on flood and two receivers that do not read")
+      ->check(CLI::Range(0.5, 600.0))
+      ->capture_default_str();
+  app.add_option("--sysex-flood-rate", o.sysex_flood_rate,
+                 "Fairness: 200 KB SysEx dumps per second the flooder offers (0: none)")
+      ->check(CLI::Range(0.0, 10'000.0))
+      ->capture_default_str();
+  app.add_option("--note-flood-rate", o.note_flood_rate,
+                 "Fairness: note-ons per second the other flooder offers (0: none)")
+      ->check(CLI::Range(0.0, 10'000'000.0))
+      ->capture_default_str();
   app.add_option("--json", o.json, "Also write the results as JSON to FILE")->type_name("FILE");
   app.add_option("--hub-log", o.hub_log, "Where the hub's output goes")->type_name("FILE");
   try {
@@ -340,11 +368,28 @@ int main(int argc, char** argv) {
     if (app.count("--jack-periods") == 0) o.jack_periods = {512};
     if (app.count("--jack-nodes") == 0) o.jack_nodes = {2};
     if (app.count("--jack-seconds") == 0) o.jack_seconds = 2;
+    if (app.count("--fairness-seconds") == 0) o.fairness_seconds = 3;
   }
   if (std::find(o.node_counts.begin(), o.node_counts.end(), o.fleet) == o.node_counts.end())
     o.node_counts.push_back(o.fleet); // its idle and all-sending runs need it
   if (o.hub_log.empty()) o.hub_log = fmt::format("/tmp/meshbench-hub-{}.log", ::getpid());
 
+  if (o.only == "stream") {
+    if (o.stream_from.empty() || o.stream_to.empty()) {
+      std::fprintf(stderr, "meshbench: --only stream needs --stream-from and --stream-to\n");
+      return 2;
+    }
+    try {
+      const StreamConfig config{o.stream_from, o.stream_to, o.rate, o.seconds};
+      const StreamResult result = run_stream(config);
+      std::fputs(format_stream(config, result).c_str(), stdout);
+      if (!o.json.empty()) std::ofstream(o.json) << stream_json(config, result);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "meshbench: %s\n", e.what());
+      return 1;
+    }
+    return 0;
+  }
   Report report;
   report.midimesh = o.midimesh;
   report.command = joined(argc, argv);
@@ -364,6 +409,20 @@ int main(int argc, char** argv) {
       report.jack = run_jack_scenarios({o.midimesh, o.jack_periods, o.jack_nodes, 48000, o.rate,
                                         o.jack_seconds, o.hub_log + ".jack"});
       if (report.jack->failed()) status = 1;
+    }
+    if (o.only.empty() || o.only == "fairness") {
+      std::printf("fairness: 2 honest streams beside floods and non-reading receivers for %.1f "
+                  "s, hub log %s...\n",
+                  o.fairness_seconds, (o.hub_log + ".fairness").c_str());
+      std::fflush(stdout);
+      FairnessPlan plan;
+      plan.midimesh = o.midimesh;
+      plan.hub_log = o.hub_log + ".fairness";
+      plan.seconds = o.fairness_seconds;
+      plan.rate_hz = o.rate;
+      plan.sysex_rate_hz = o.sysex_flood_rate;
+      plan.note_flood_rate_hz = o.note_flood_rate;
+      report.fairness = run_fairness(plan);
     }
     if (o.only.empty() || o.only == "join" || o.only == "failover") run_trials(o, report);
   } catch (const std::exception& e) {

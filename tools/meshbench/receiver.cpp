@@ -94,6 +94,8 @@ void Receiver::on_message(std::string_view topic, const zmq::message_t& body) {
   const midimesh::wire::EnvelopeView& view = *parsed.view;
   // Sequence rule of PROTOCOL.md 2: the first message sets the expectation; a jump is a loss.
   const bool measured = view.payload[0] == measured_status;
+  // Counted before the sequence rule: a flood may resend one frame over and over.
+  if (!measured && view.payload[0] != probe_status) ++from.others;
   if (from.expecting && view.seq > from.next_seq && measured) gaps_ += view.seq - from.next_seq;
   if (from.expecting && view.seq < from.next_seq) return; // stale or duplicate
   from.expecting = true;

@@ -38,6 +38,8 @@ public:
   // After run() has returned.
   std::uint64_t measured_total() const noexcept;
   std::uint64_t gaps() const noexcept { return gaps_; }
+  // Messages of `sender` neither measured nor probes (a flood's, say), repeats included.
+  std::uint64_t others_from(std::size_t sender) const noexcept { return from_[sender].others; }
   std::uint64_t foreign() const noexcept { return foreign_; } // not this run's messages
   // steady_clock microseconds of the last measured message; 0 if none arrived.
   std::uint64_t last_measured_us() const noexcept { return last_measured_us_; }
@@ -49,6 +51,7 @@ private:
     std::atomic<std::uint64_t> measured{0};
     bool expecting = false;
     std::uint64_t next_seq = 0;
+    std::uint64_t others = 0; // read after the thread is joined
   };
 
   // Receives at most `limit` messages without waiting; returns how many arrived.

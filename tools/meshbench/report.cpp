@@ -119,6 +119,36 @@ std::string jack_json(const Report& report) {
   return out + "\n  ]},\n";
 }
 
+std::string fairness_table(const FairnessResult& r) {
+  std::string out = fmt::format(
+      "\nFairness: 2 honest senders at 1 kHz each -> 2 receivers, beside a 200 KB SysEx flood "
+      "({} offered), a note-on flood ({} offered), a SUB that never reads and a TCP client that "
+      "never reads\n",
+      r.sysex_offered, r.notes_offered);
+  out +=
+      fmt::format("honest: {} sent, {} of {} delivered, {} lost (gaps {}); one way p50 {:.0f} "
+                  "p99 {:.0f} p99.9 {:.0f} max {:.0f} us\n",
+                  r.sent, r.delivered, r.expected, r.expected - std::min(r.expected, r.delivered),
+                  r.gaps, r.latency.p50_us, r.latency.p99_us, r.latency.p999_us, r.latency.max_us);
+  out += fmt::format("floods through to each honest receiver: {:.0f} SysEx, {:.0f} note-ons; hub "
+                     "peak RSS {:.1f} MiB\n",
+                     r.sysex_delivered, r.notes_delivered, r.hub_peak_rss_kib / 1024.0);
+  if (!r.hub_stats.empty()) out += fmt::format("hub: {}\n", r.hub_stats);
+  return out;
+}
+
+std::string fairness_json(const FairnessResult& r) {
+  return fmt::format(
+      "  \"fairness\": {{\"sent\": {}, \"expected\": {}, \"delivered\": {}, \"gaps\": {}, "
+      "\"p50_us\": {}, \"p99_us\": {}, \"p999_us\": {}, \"max_us\": {}, "
+      "\"sysex_offered\": {}, \"notes_offered\": {}, \"sysex_delivered\": {:.1f}, "
+      "\"notes_delivered\": {:.1f}, \"hub_peak_rss_kib\": {}, \"hub_stats\": {}, "
+      "\"hub_exit\": {}}},\n",
+      r.sent, r.expected, r.delivered, r.gaps, r.latency.p50_us, r.latency.p99_us,
+      r.latency.p999_us, r.latency.max_us, r.sysex_offered, r.notes_offered, r.sysex_delivered,
+      r.notes_delivered, r.hub_peak_rss_kib, json_string(r.hub_stats), json_string(r.hub_exit));
+}
+
 std::string rtp_table(const RtpRun& run) {
   std::string out = fmt::format(
       "\nRTP-MIDI bridge: meshbench as an RTP-MIDI peer of node A (UDP {}), one sender at a "
@@ -399,6 +429,7 @@ std::string format_table(const Report& report) {
                        r->pair_p99_us, ratio_text(r->hub_1_to_8), ratio_text(r->nodes_1_of_8));
   if (report.jack) out += jack_table(report);
   if (report.rtp) out += rtp_table(*report.rtp);
+  if (report.fairness) out += fairness_table(*report.fairness);
   if (hub_ran) out += hub_over_baseline(report);
   if (!report.joins.empty() || !report.failovers.empty()) out += format_trials(report);
   return out;
@@ -485,6 +516,7 @@ std::string format_json(const Report& report) {
                        r->pair_p99_us, json_number(r->hub_1_to_8), json_number(r->nodes_1_of_8));
   if (report.jack) out += jack_json(report);
   if (report.rtp) out += rtp_json(*report.rtp);
+  if (report.fairness) out += fairness_json(*report.fairness);
   out += "  \"join\": [";
   for (std::size_t i = 0; i < report.joins.size(); ++i) {
     const auto& r = report.joins[i];

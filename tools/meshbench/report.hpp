@@ -1,6 +1,7 @@
 #pragma once
 // What a run found, as a table for people and JSON for scripts. Pure formatting: no sockets.
 
+#include "fairness.hpp"
 #include "jack_scenarios.hpp"
 #include "mesh_trials.hpp"
 #include "node_scenarios.hpp"
@@ -29,8 +30,9 @@ struct Report {
   std::optional<IdleResult> idle;
   std::uint64_t hub_peak_rss_kib = 0, node_peak_rss_kib = 0; // VmHWM; nodes: the largest
   std::optional<LatencySummary> tcp_echo_rtt;
-  std::optional<JackRun> jack; // end to end through JACK, when asked for
-  std::optional<RtpRun> rtp;   // through the RTP-MIDI bridge, when asked for
+  std::optional<JackRun> jack;            // end to end through JACK, when asked for
+  std::optional<RtpRun> rtp;              // through the RTP-MIDI bridge, when asked for
+  std::optional<FairnessResult> fairness; // the hub under floods, when asked for
   // Joins and failovers, timed in trials (mesh_trials.hpp).
   std::vector<JoinResult> joins;
   std::vector<FailoverResult> failovers;

@@ -51,16 +51,18 @@ std::string json_string(std::string_view text) {
   return out + "\"";
 }
 
-std::string json_line(const MeshView& view, const std::vector<Event>& events,
-                      std::uint64_t now_us) {
+std::string json_line(const MeshView& view, const std::vector<Event>& events, std::uint64_t now_us,
+                      std::uint64_t wall_ms) {
   const Summary s = view.summary();
   std::string out = fmt::format(
-      "{{\"mesh\":{},\"hub\":{},\"hub_id\":{},\"term\":{},\"node_count\":{},\"stale_count\":{},"
-      "\"totals\":{{\"midi_per_s\":{},\"bytes_per_s\":{},\"lost\":{},\"malformed\":{}}},"
+      "{{\"schema\":{},\"time_ms\":{},\"mesh\":{},\"hub\":{},\"hub_id\":{},\"term\":{},"
+      "\"node_count\":{},\"stale_count\":{},"
+      "\"totals\":{{\"midi_per_s\":{},\"bytes_per_s\":{},\"lost\":{},\"malformed\":{},"
+      "\"hub_dropped\":{}}},"
       "\"sort\":{},\"nodes\":[",
-      json_string(s.mesh), json_string(s.hub_name), json_string(s.hub_id), s.term, s.nodes, s.stale,
-      number(s.midi_per_s), number(s.bytes_per_s), s.lost, s.malformed,
-      json_string(spec(view.sort_column()).title));
+      json_schema, wall_ms, json_string(s.mesh), json_string(s.hub_name), json_string(s.hub_id),
+      s.term, s.nodes, s.stale, number(s.midi_per_s), number(s.bytes_per_s), s.lost, s.malformed,
+      s.hub_dropped, json_string(spec(view.sort_column()).title));
   bool first = true;
   for (const NodeRow* r : view.rows()) {
     const wire::Status& st = r->last;
@@ -74,7 +76,7 @@ std::string json_line(const MeshView& view, const std::vector<Event>& events,
         "\"midi_in_per_s\":{},\"midi_out_per_s\":{},\"bytes_in_per_s\":{},\"bytes_out_per_s\":{},"
         "\"rtt_ms\":{},\"offset_ms\":{},\"kind\":{},\"via\":{},\"via_name\":{},"
         "\"rtp_port\":{},\"rtp_lost\":{},\"rtp_recovered\":{},\"rtp_bad\":{},"
-        "\"refused\":{}}}",
+        "\"refused\":{},\"hub_dropped\":{}}}",
         json_string(st.name), json_string(r->id), json_string(st.host), json_string(st.role),
         r->is_hub() ? "true" : "false", json_string(st.hub), st.term, r->stale ? "true" : "false",
         now_us > r->last_report_us ? (now_us - r->last_report_us) / 1000 : 0, st.uptime_ms,
@@ -84,7 +86,7 @@ std::string json_line(const MeshView& view, const std::vector<Event>& events,
         st.rtt_us < 0 ? std::string("null") : number(static_cast<double>(st.rtt_us) / 1000.0),
         number(static_cast<double>(st.offset_us) / 1000.0), json_string(st.kind),
         json_string(st.via), json_string(r->via_name), st.rtp_port, st.rtp_lost, st.rtp_recovered,
-        st.rtp_bad, st.refused);
+        st.rtp_bad, st.refused, st.hub_dropped);
   }
   out += "],\"events\":[";
   first = true;

@@ -3,6 +3,7 @@
 // status report, and shows one row per node. It announces nothing and publishes nothing: the
 // nodes do not know it is there, and it can never become hub.
 
+#include "cli/version.hpp"
 #include "json_output.hpp"
 #include "log/log.hpp"
 #include "mesh_view.hpp"
@@ -29,6 +30,11 @@ using namespace midimesh;
 using namespace midimesh::meshtop;
 
 volatile std::sig_atomic_t stop_requested = 0;
+
+std::uint64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
 
 std::uint64_t now_us() {
   using namespace std::chrono;
@@ -108,7 +114,7 @@ int run(const Options& o) {
       next_refresh = now + refresh_us;
       redraw = false;
     } else if (o.json && !o.once && now >= next_refresh) {
-      if (!print_line(json_line(view, view.events_after(events_printed), now)))
+      if (!print_line(json_line(view, view.events_after(events_printed), now, wall_ms())))
         return 0; // reader gone
       events_printed = view.last_event_seq();
       next_refresh = now + refresh_us;
@@ -146,13 +152,16 @@ int run(const Options& o) {
   const std::uint64_t now = now_us();
   view.tick(now);
   if (o.once && o.json) {
-    print_line(json_line(view, view.events_after(0), now));
+    print_line(json_line(view, view.events_after(0), now, wall_ms()));
   } else if (o.once) {
     std::fputs(text_table(view, o.width ? o.width : terminal_width()).c_str(), stdout);
-    if (view.rows().empty())
-      std::fprintf(stdout, "no node reported within %.1f s (%s)\n", o.wait_s,
-                   watcher->describe().c_str());
     std::fflush(stdout);
+  }
+  // --once is for scripts: finding nobody is a failure they must be able to see.
+  if (o.once && view.rows().empty()) {
+    std::fprintf(stderr, "meshtop: no node reported within %.1f s (%s)\n", o.wait_s,
+                 watcher->describe().c_str());
+    return 1;
   }
   return 0;
 }
@@ -162,7 +171,7 @@ int run(const Options& o) {
 int main(int argc, char** argv) {
   CLI::App app{"meshtop: watch a midimesh mesh live (like top). Keys: q quit, s sort, S reverse, "
                "h help, arrows/PgUp/PgDn scroll."};
-  app.set_version_flag("--version", std::string("meshtop (midimesh ") + MIDIMESH_VERSION + ")");
+  app.set_version_flag("--version", cli::version_line("meshtop"));
   Options o;
   app.add_option("--mesh", o.mesh, "which mesh to watch, found by mDNS (default: default)");
   app.add_option("--connect", o.connect,
@@ -183,7 +192,12 @@ int main(int argc, char** argv) {
                  "a secured mesh: its passphrase is FILE's first line (or set MIDIMESH_SECRET)");
   app.add_option("--log-file", o.log_file, "full-screen mode: write the log here");
   app.add_option("--log-level", o.log_level, "debug, info, warning (default), error");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every usage error 2, whatever CLI11 numbers it.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   log::Level level;
   if (!log::parse_level(o.log_level, level)) {

@@ -244,6 +244,7 @@ Summary MeshView::summary() const {
     s.bytes_per_s += r.rates.bytes_out;
     s.lost += r.last.lost;
     s.malformed += r.last.malformed;
+    s.hub_dropped += r.last.hub_dropped;
   }
   return s;
 }

@@ -77,6 +77,7 @@ struct Summary {
   double midi_per_s = 0;                 // MIDI entering the mesh: the sum of every node's out rate
   double bytes_per_s = 0;                // the same in bytes
   std::uint64_t lost = 0, malformed = 0; // sums over the nodes shown
+  std::uint64_t hub_dropped = 0;         // by the hubs shown: over senders' budgets, queues full
 };
 
 class MeshView {

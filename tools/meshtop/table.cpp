@@ -145,8 +145,12 @@ std::string summary_line(const Summary& s) {
   const std::string hub =
       s.hub_id.empty() ? "hub none yet" : fmt::format("hub {} (term {})", s.hub_name, s.term);
   const std::string stale = s.stale ? fmt::format(" ({} stale)", s.stale) : "";
-  return fmt::format("mesh {}  {}  nodes {}{}  {} msg/s  {} B/s  lost {}", s.mesh, hub, s.nodes,
-                     stale, human(s.midi_per_s), human(s.bytes_per_s), s.lost);
+  // Only when it happened: a flooding sender is news, a quiet mesh needs no zero.
+  const std::string dropped = s.hub_dropped ? fmt::format("  hub dropped {} (over budget)",
+                                                          human(static_cast<double>(s.hub_dropped)))
+                                            : "";
+  return fmt::format("mesh {}  {}  nodes {}{}  {} msg/s  {} B/s  lost {}{}", s.mesh, hub, s.nodes,
+                     stale, human(s.midi_per_s), human(s.bytes_per_s), s.lost, dropped);
 }
 
 std::string text_table(const MeshView& view, int width) {

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""A fair and bounded hub (issue 10 item 4, PROTOCOL.md section 4, "Limits").
+
+A 1 kHz stream runs between two real nodes while, through the same hub, one client floods 200 KB
+SysEx dumps, another floods note-ons, and two receivers stop reading: a ZeroMQ SUB that never
+calls recv, and a TCP client that completes the ZMTP handshake, subscribes, and never reads a
+byte. Against the hub before budgets, the honest stream lost 522 of 8,000 messages in one run
+and fell silent for 376 ms in another (meshbench's scenario: the hub grew to 190 MiB).
+
+The test demands: every honest message played, in order, with no silence over 250 ms; both
+flooders counted over budget at the hub (its stats and one log line each), the honest sender
+never; the listener plays no more of the note flood than the budget lets through; the hub's
+peak resident memory stays under 64 MiB. That bound: the hub's own 10 MiB or so, the 48 MiB
+its receivers' queues may hold (QueuedBytes), and what one connection's inbound queue holds
+while the hub drops a flood (measured: a few MiB); issue 10 sets the same figure as the goal."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+
+import zmq
+
+import meshlab
+from honest_stream import HonestStream
+from meshlab import Lab, fail, node_id, start_hub, stats
+from wireclient import MIDI, WireClient
+
+STREAM = 8000  # messages, 8 s at 1 kHz
+SYSEX = bytes([0xF0]) + bytes([0x55]) * (200_000 - 2) + bytes([0xF7])
+FLOOD_NOTE = bytes([0x91, 60, 100])
+SYSEX_LIMIT = 2_000  # dumps offered at most: 400 MB
+NOTE_LIMIT = 200_000  # note-ons offered at most, packed ahead
+PEAK_RSS_LIMIT_KIB = 64 * 1024
+# The hub's default budget (hub/sender_budget.hpp): 5,000 messages a second after a burst of
+# 2,000.
+BUDGET_RATE, BUDGET_BURST = 5_000, 2_000
+
+
+def raw_subscriber(port: int) -> socket.socket:
+    """A ZMTP 3.1 SUB in a few bytes: greeting (NULL mechanism) and READY; once the hub's READY
+    is in, one subscription (to an id nobody has: with the hub's inverted matching, everything
+    else comes). Then it never reads again."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    greeting = b"\xff" + bytes(7) + b"\x01\x7f" + bytes([3, 1]) + b"NULL".ljust(20, b"\0") + bytes(32)
+    ready = b"\x05READY" + b"\x0bSocket-Type" + (3).to_bytes(4, "big") + b"SUB"
+    sock.sendall(greeting + bytes([0x04, len(ready)]) + ready)
+    # The hub's greeting (64 bytes) and READY (a short command: flags, size, body). A command
+    # sent before it arrives is refused as unexpected.
+    got = b""
+    while len(got) < 66 or len(got) < 66 + got[65]:
+        chunk = sock.recv(256)
+        if not chunk:
+            fail("the hub closed the raw subscriber's handshake")
+        got += chunk
+    subscribe = b"\tSUBSCRIBE" + b"f" * 16
+    sock.sendall(bytes([0x04, len(subscribe)]) + subscribe)
+    return sock
+
+
+def peak_rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    fail(f"no VmHWM for pid {pid}")
+    return 0
+
+
+def test() -> None:
+    with Lab() as lab:
+        hub, port = start_hub(lab, extra=["--no-midi", "--no-rtp-midi"])
+        stream = HonestStream(lab, port)
+        honest_id = node_id(stream.sender)
+
+        # The receivers that never read, attached before the floods start.
+        ctx = zmq.Context.instance()
+        deaf = ctx.socket(zmq.SUB)  # no heartbeats: it answers nothing once its queue is full
+        deaf.setsockopt(zmq.LINGER, 0)
+        deaf.setsockopt(zmq.INVERT_MATCHING, 1)
+        deaf.setsockopt(zmq.SUBSCRIBE, b"e" * 16)
+        deaf.connect(f"tcp://127.0.0.1:{port + 1}")
+        lab.at_close(deaf.close)
+        raw = raw_subscriber(port + 1)
+        lab.at_close(raw.close)
+
+        dumps = WireClient("127.0.0.1", port, "sysex flood", hwm=1000)
+        notes = WireClient("127.0.0.1", port, "note flood")
+        lab.at_close(dumps.close)
+        lab.at_close(notes.close)
+        for client in (dumps, notes):
+            client.join()
+
+        done = threading.Event()
+        offered = {"sysex": 0, "notes": 0}
+        # The note-ons are numbered and packed ahead, so that sending is all the flood does.
+        note_frames = [[notes.id.encode(), notes.envelope(MIDI, FLOOD_NOTE)]
+                       for _ in range(NOTE_LIMIT)]
+
+        def flood_dumps() -> None:
+            for _ in range(SYSEX_LIMIT):  # bounded in count, and by the stream's end
+                if done.is_set():
+                    return
+                dumps.send(MIDI, SYSEX)
+                offered["sysex"] += 1
+
+        def flood_notes() -> None:
+            for frames in note_frames:
+                if done.is_set():
+                    return
+                notes.send_frames(frames)
+                offered["notes"] += 1
+
+        floods = [threading.Thread(target=f, daemon=True) for f in (flood_dumps, flood_notes)]
+        began = time.monotonic()
+        stream.start(STREAM)
+        for t in floods:
+            t.start()
+        try:
+            stream.finish()
+        finally:
+            done.set()
+            for t in floods:
+                t.join(10)
+        elapsed = time.monotonic() - began
+        peak = peak_rss_kib(hub.pid)
+
+        counters = stats(hub, "hub")
+        if counters["budget_dropped"] == 0 or counters["senders_over_budget"] < 2:
+            fail(f"the floods ({offered}) were not counted over budget: {counters}")
+        over = set(re.findall(r"sender ([0-9a-f]{16}) exceeds its budget", "\n".join(hub.lines())))
+        if not {dumps.id, notes.id} <= over:
+            fail(f"the hub named {sorted(over)} over budget, not both flooders "
+                 f"({dumps.id}, {notes.id})")
+        if honest_id in over:
+            fail(f"the honest sender {honest_id} was held to its budget")
+        played = sum(1 for m in stream.foreign if m == FLOOD_NOTE)
+        allowed = BUDGET_BURST + BUDGET_RATE * (elapsed + 1)
+        if played > allowed:
+            fail(f"the listener played {played} flood notes of {offered['notes']} offered in "
+                 f"{elapsed:.1f} s: more than the budget's {allowed:.0f}")
+        if peak > PEAK_RSS_LIMIT_KIB:
+            fail(f"the hub's peak RSS was {peak // 1024} MiB (limit "
+                 f"{PEAK_RSS_LIMIT_KIB // 1024} MiB): {counters}")
+        print(f"ok: {STREAM} honest messages whole beside {offered['sysex']} SysEx dumps and "
+              f"{offered['notes']} note-ons offered; {counters['budget_dropped']} dropped over "
+              f"budget, {played} flood notes played; hub peak RSS {peak / 1024:.1f} MiB")
+
+
+if __name__ == "__main__":
+    meshlab.main(test)
