@@ -2,10 +2,9 @@
 #include "discovery/dns_sd_rules.hpp"
 #include "discovery/service_ref.hpp"
 #include "log/log.hpp"
+#include "platform/sockets.hpp"
 
-#include <arpa/inet.h>
 #include <cstdlib>
-#include <poll.h>
 
 namespace midimesh::discovery {
 namespace {
@@ -17,7 +16,9 @@ class DnsSdAdvertisement final : public Advertisement {
 public:
   DnsSdAdvertisement(std::string type, std::string name, std::uint16_t port)
       : type_(std::move(type)), name_(std::move(name)), port_(port) {
+#ifndef _WIN32 // Avahi's compatibility library only
     setenv("AVAHI_COMPAT_NOWARN", "1", 0);
+#endif
     zero_avahi_allocations();
   }
 
@@ -29,8 +30,7 @@ public:
   void process(std::uint64_t now_us) override {
     if (!ref_ && now_us >= retry_at_) start(now_us);
     if (!ref_) return;
-    pollfd pfd{ref_.fd(), POLLIN, 0};
-    if (::poll(&pfd, 1, 0) <= 0) return;
+    if (!platform::readable_now(ref_.fd())) return;
     const DNSServiceErrorType err = ref_.process();
     if (err != kDNSServiceErr_NoError && daemon_gone(err)) return lost(now_us, err);
     if (conflict_) { // the callback asked for another name; register it now, outside it

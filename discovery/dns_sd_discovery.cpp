@@ -18,15 +18,13 @@
 #include "discovery/service_ref.hpp"
 #include "discovery/txt_record.hpp"
 #include "log/log.hpp"
+#include "platform/sockets.hpp"
 
 #include <algorithm>
-#include <arpa/inet.h>
 #include <cstdlib>
 #include <map>
 #include <memory>
-#include <net/if.h>
 #include <optional>
-#include <poll.h>
 #include <set>
 #include <tuple>
 
@@ -83,11 +81,15 @@ public:
         keys_(keys ? std::optional<security::MeshKeys>(*keys) : std::nullopt) {
     // Avahi's compatibility library prints a warning about itself to stderr on first use
     // unless this is set; it says nothing the user can act on.
+#ifndef _WIN32 // Avahi's compatibility library only
     setenv("AVAHI_COMPAT_NOWARN", "1", 0);
+#endif
     zero_avahi_allocations();
   }
 
-  ~DnsSdDiscovery() override { stop(); }
+  ~DnsSdDiscovery() override {
+    stop();
+  }
 
   void announce(const NodeRecord& asked) override {
     // Each change gets the next revision: receivers keep the highest (Avahi may hand out a
@@ -135,19 +137,16 @@ public:
     if (!running_ && now_us >= retry_at_) start();
     if (!running_) return;
 
-    std::vector<pollfd> pfds;
-    std::vector<DNSServiceRef> refs;
+    std::vector<DNSServiceRef> ready;
     for_each_ref([&](const ServiceRef& r) {
-      pfds.push_back({r.fd(), POLLIN, 0});
-      refs.push_back(r.get());
+      if (platform::readable_now(r.fd())) ready.push_back(r.get());
     });
-    if (::poll(pfds.data(), pfds.size(), 0) <= 0) return;
+    if (ready.empty()) return;
     dispatching_ = true;
-    for (std::size_t i = 0; i < pfds.size() && !lost_; ++i) {
-      if (!(pfds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    for (std::size_t i = 0; i < ready.size() && !lost_; ++i) {
       // A callback may have ended this operation (a resolve that finished, a service removed):
       // its ref then waits in retired_ until the loop ends, so the pointer stays valid.
-      const DNSServiceErrorType err = DNSServiceProcessResult(refs[i]);
+      const DNSServiceErrorType err = DNSServiceProcessResult(ready[i]);
       if (err != kDNSServiceErr_NoError && daemon_gone(err)) lost(err);
     }
     dispatching_ = false;

@@ -1,16 +1,10 @@
 #include "bridge/udp_socket.hpp"
 
+#include "platform/sockets.hpp"
+
 #include <algorithm>
-#include <arpa/inet.h>
-#include <cerrno>
 #include <cstring>
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <net/if.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <utility>
 
 namespace midimesh::bridge {
@@ -64,26 +58,27 @@ bool to_sockaddr(const rtpmidi::Endpoint& to, sockaddr_in6& out) {
 } // namespace
 
 UdpSocket::UdpSocket(std::uint16_t port, const std::string& address_text) {
-  fd_ = ::socket(AF_INET6, SOCK_DGRAM, 0);
-  if (fd_ < 0) throw UdpError(fmt::format("cannot open a UDP socket: {}", std::strerror(errno)));
+  fd_ = platform::open_socket(AF_INET6, SOCK_DGRAM);
+  if (fd_ < 0)
+    throw UdpError(fmt::format("cannot open a UDP socket: {}", platform::socket_error()));
   const int off = 0;
-  (void)::setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
-  ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
-  ::fcntl(fd_, F_SETFD, FD_CLOEXEC);
+  (void)::setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, reinterpret_cast<const char*>(&off),
+                     sizeof off);
+  platform::set_nonblocking(fd_);
   sockaddr_in6 address{};
   address.sin6_family = AF_INET6;
   address.sin6_addr = in6addr_any;
   if (address_text != "*" && !address_text.empty() && !to_sockaddr({address_text, port}, address)) {
-    ::close(fd_);
+    platform::close_socket(fd_);
     fd_ = -1;
     throw UdpError(fmt::format("\"{}\" is not a numeric address to listen on", address_text));
   }
   address.sin6_port = htons(port);
   if (::bind(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-    const int error = errno;
-    ::close(fd_);
+    const std::string error = platform::socket_error();
+    platform::close_socket(fd_);
     fd_ = -1;
-    throw UdpError(fmt::format("cannot bind UDP port {}: {}", port, std::strerror(error)));
+    throw UdpError(fmt::format("cannot bind UDP port {}: {}", port, error));
   }
   socklen_t length = sizeof address;
   ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
@@ -91,7 +86,7 @@ UdpSocket::UdpSocket(std::uint16_t port, const std::string& address_text) {
 }
 
 UdpSocket::~UdpSocket() {
-  if (fd_ >= 0) ::close(fd_);
+  platform::close_socket(fd_);
 }
 
 UdpSocket::UdpSocket(UdpSocket&& other) noexcept
@@ -99,7 +94,7 @@ UdpSocket::UdpSocket(UdpSocket&& other) noexcept
 
 UdpSocket& UdpSocket::operator=(UdpSocket&& other) noexcept {
   if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
+    platform::close_socket(fd_);
     fd_ = std::exchange(other.fd_, -1);
     port_ = other.port_;
   }
@@ -109,8 +104,9 @@ UdpSocket& UdpSocket::operator=(UdpSocket&& other) noexcept {
 std::optional<UdpSocket::Received> UdpSocket::receive(std::span<std::uint8_t> buffer) {
   sockaddr_storage from{};
   socklen_t length = sizeof from;
-  const ssize_t n =
-      ::recvfrom(fd_, buffer.data(), buffer.size(), 0, reinterpret_cast<sockaddr*>(&from), &length);
+  const auto n =
+      ::recvfrom(fd_, reinterpret_cast<char*>(buffer.data()), static_cast<int>(buffer.size()), 0,
+                 reinterpret_cast<sockaddr*>(&from), &length);
   if (n < 0) return std::nullopt;
   return Received{endpoint_of(from), static_cast<std::size_t>(n)};
 }
@@ -118,8 +114,10 @@ std::optional<UdpSocket::Received> UdpSocket::receive(std::span<std::uint8_t> bu
 bool UdpSocket::send(const rtpmidi::Endpoint& to, std::span<const std::uint8_t> bytes) {
   sockaddr_in6 address{};
   if (!to_sockaddr(to, address)) return false;
-  return ::sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&address),
-                  sizeof address) == static_cast<ssize_t>(bytes.size());
+  const auto n =
+      ::sendto(fd_, reinterpret_cast<const char*>(bytes.data()), static_cast<int>(bytes.size()), 0,
+               reinterpret_cast<const sockaddr*>(&address), sizeof address);
+  return n >= 0 && static_cast<std::size_t>(n) == bytes.size();
 }
 
 UdpPortPair bind_port_pair(std::uint16_t port, const std::string& address) {

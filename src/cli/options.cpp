@@ -2,6 +2,7 @@
 
 #include "cli/version.hpp"
 #include "midimesh_config.h"
+#include "platform/sockets.hpp"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -26,9 +27,8 @@ std::string user_config_file() {
 }
 
 std::string host_name() {
-  char buffer[256] = {};
-  if (::gethostname(buffer, sizeof buffer - 1) != 0 || buffer[0] == '\0') return "midimesh";
-  return buffer;
+  const std::string name = platform::host_name();
+  return name.empty() ? "midimesh" : name;
 }
 
 } // namespace

@@ -5,6 +5,7 @@
 #include "midi/midi_ports.hpp"
 #include "midi/socket_ports.hpp"
 #include "midi/spsc_queue.hpp"
+#include "platform/wakeup.hpp"
 
 #include <RtMidi.h>
 #include <algorithm>
@@ -13,16 +14,15 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fcntl.h>
 #include <iostream>
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <system_error>
 #include <thread>
-#include <unistd.h>
 #include <utility>
 #ifdef __linux__
-#include <sys/eventfd.h>
+#include <unistd.h>
 #endif
 #ifdef MIDIMESH_HAVE_JACK
 #include <jack/jack.h>
@@ -42,6 +42,11 @@ constexpr std::size_t rtmidi_jack_max_message = rtmidi_jack_ringbuffer - 1 - siz
 // A JACK MIDI port buffer begins with a header and holds a descriptor per event (jack2: 24 and
 // 12 bytes); an event may use the rest.
 constexpr std::size_t jack_midi_buffer_overhead = 64;
+
+// WinMM opens only ports that exist; a virtual cable (loopMIDI) makes them.
+constexpr const char* no_virtual_ports =
+    "Windows cannot create virtual MIDI ports: create two ports in loopMIDI (e.g. daw-to-mesh "
+    "and mesh-to-daw) and open them with --midi-in and --midi-out";
 
 // The backend cannot be used at all here; open_midi_ports then tries the next one.
 struct BackendUnavailable : MidiError {
@@ -178,50 +183,6 @@ private:
   std::uint64_t taken_ = 0;
 };
 
-// Makes input_fd() readable from the backend's thread with one non-blocking syscall.
-class Wakeup {
-public:
-  Wakeup() {
-#ifdef __linux__
-    read_fd_ = write_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (read_fd_ < 0) throw MidiError("eventfd failed: " + std::string(std::strerror(errno)));
-#else
-    int fds[2];
-    if (::pipe(fds) != 0) throw MidiError("pipe failed: " + std::string(std::strerror(errno)));
-    for (int fd : fds) {
-      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-      ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-    }
-    read_fd_ = fds[0];
-    write_fd_ = fds[1];
-#endif
-  }
-  ~Wakeup() {
-    ::close(read_fd_);
-    if (write_fd_ != read_fd_) ::close(write_fd_);
-  }
-  Wakeup(const Wakeup&) = delete;
-  Wakeup& operator=(const Wakeup&) = delete;
-
-  int fd() const {
-    return read_fd_;
-  }
-  // A full pipe or a saturated eventfd is already readable, so a failed write loses nothing.
-  void signal() noexcept {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] auto written = ::write(write_fd_, &one, write_fd_ == read_fd_ ? 8 : 1);
-  }
-  void clear() noexcept {
-    std::uint64_t drained[64];
-    while (::read(read_fd_, drained, sizeof drained) > 0 && write_fd_ != read_fd_) {
-    }
-  }
-
-private:
-  int read_fd_ = -1;
-  int write_fd_ = -1;
-};
-
 class RtMidiPorts final : public MidiPorts {
 public:
   RtMidiPorts(RtMidi::Api api, const MidiConfig& config);
@@ -249,7 +210,7 @@ private:
   std::chrono::microseconds close_grace_{0};
   std::chrono::steady_clock::time_point last_send_{};
   std::string description_;
-  Wakeup wakeup_;
+  platform::Wakeup wakeup_; // makes input_fd() readable from the backend's thread
   SpscQueue<std::vector<std::uint8_t>, input_queue_slots> queue_;
   std::atomic<std::uint64_t> received_{0};
   std::atomic<std::uint64_t> overflows_{0};
@@ -311,6 +272,7 @@ std::string RtMidiPorts::open_port(RtMidi& midi, ErrorSink& errors, const MidiCo
   const auto errors_before = errors.count();
   std::string opened;
   if (wanted.empty()) {
+    if (api_ == RtMidi::WINDOWS_MM) throw MidiError(no_virtual_ports);
     midi.openVirtualPort(port);
     opened = std::string("virtual ") + direction + " " + client + ":" + port;
   } else {
@@ -436,6 +398,8 @@ std::unique_ptr<MidiPorts> open_midi_ports(const MidiConfig& config) {
       throw MidiError(display_name(api) + ": " + e.what());
     } catch (const RtMidiError& e) {
       throw MidiError(display_name(api) + ": " + e.getMessage());
+    } catch (const std::system_error& e) { // no wake-up for the event loop
+      throw MidiError(display_name(api) + ": " + e.what());
     }
   }
   throw MidiError("no MIDI backend could be opened (" + join(failures, "; ") + "). " +
@@ -476,6 +440,8 @@ bool list_midi_ports(const std::string& api, std::ostream& out) {
       listing << display_name(each) << ":\n";
       list(in, "inputs");
       list(output, "outputs");
+      if (each == RtMidi::WINDOWS_MM && in.getPortCount() == 0 && output.getPortCount() == 0)
+        listing << "  no MIDI device on this computer. " << no_virtual_ports << '\n';
       if (errors.count() != 0) throw BackendUnavailable(join(errors.take(), "; "));
       listings << listing.str();
     } catch (const MidiError& e) {

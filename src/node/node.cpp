@@ -3,10 +3,10 @@
 #include "log/log.hpp"
 #include "midi/midi_message.hpp"
 #include "midimesh_config.h"
+#include "platform/poll_item.hpp"
 #include "security/passphrase.hpp"
 
 #include <chrono>
-#include <csignal>
 #include <fmt/format.h>
 #include <random>
 
@@ -110,29 +110,29 @@ void Node::loop() {
   bool stopping = false;
   while (!stopping) {
     items.clear();
-    items.push_back({nullptr, signals_.fd(), ZMQ_POLLIN, 0});
-    // Until the election names a hub the link has no sockets: poll an fd that never fires.
+    items.push_back(platform::fd_item(signals_.fd()));
+    // Until the election names a hub the link has no sockets: their items never fire.
     const bool linked = link_.connected();
-    items.push_back({linked ? link_.subscriber().handle() : nullptr, -1, ZMQ_POLLIN, 0});
-    items.push_back({linked ? link_.publisher().handle() : nullptr, -1, ZMQ_POLLIN, 0});
-    items.push_back({probe_ ? probe_.handle() : nullptr, -1, ZMQ_POLLIN, 0}); // a claim's check
-    items.push_back({zap_ ? zap_->socket().handle() : nullptr, -1, ZMQ_POLLIN, 0});
+    items.push_back(platform::socket_item(linked ? link_.subscriber().handle() : nullptr));
+    items.push_back(platform::socket_item(linked ? link_.publisher().handle() : nullptr));
+    items.push_back(platform::socket_item(probe_ ? probe_.handle() : nullptr)); // a claim's check
+    items.push_back(platform::socket_item(zap_ ? zap_->socket().handle() : nullptr));
     const std::size_t midi_index = items.size();
-    if (midi_) items.push_back({nullptr, midi_->input_fd(), ZMQ_POLLIN, 0});
+    if (midi_) items.push_back(platform::fd_item(midi_->input_fd()));
     const std::size_t hub_index = items.size();
     if (hub_) hub_->add_poll_items(items);
     const std::size_t discovery_index = items.size();
     if (discovery_)
       for (int fd : discovery_->fds())
-        items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+        items.push_back(platform::fd_item(fd));
     const std::size_t rtp_index = items.size();
     if (rtp_)
       for (int fd : rtp_->fds())
-        items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+        items.push_back(platform::fd_item(fd));
     const std::size_t advertisement_index = items.size();
     if (rtp_advertisement_)
       for (int fd : rtp_advertisement_->fds())
-        items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+        items.push_back(platform::fd_item(fd));
     const std::size_t discovery_end = rtp_index;
 
     const std::uint64_t now = steady_us();
@@ -154,8 +154,9 @@ void Node::loop() {
     const std::uint64_t after = steady_us();
     now_us_ = after;
     if (items[0].revents & ZMQ_POLLIN) {
-      while (const int signal = signals_.take()) {
-        if (signal == SIGUSR1)
+      for (auto request = signals_.take(); request != SignalPipe::Request::none;
+           request = signals_.take()) {
+        if (request == SignalPipe::Request::log_stats)
           log_stats();
         else
           stopping = true;

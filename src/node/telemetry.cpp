@@ -4,9 +4,9 @@
 
 #include "midimesh_config.h"
 #include "node/node.hpp"
+#include "platform/sockets.hpp"
 
 #include <chrono>
-#include <unistd.h>
 
 namespace midimesh::node {
 namespace {
@@ -16,11 +16,6 @@ constexpr std::uint64_t status_interval_us = 1'000'000;
 std::uint64_t wall_clock_us() {
   using namespace std::chrono;
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-std::string host_name() {
-  char buffer[256] = {};
-  return ::gethostname(buffer, sizeof buffer - 1) == 0 ? buffer : "";
 }
 
 } // namespace
@@ -35,7 +30,7 @@ void Node::report(std::uint64_t now_us) {
   }
   wire::Status s;
   s.name = config_.name;
-  s.host = host_name();
+  s.host = platform::host_name();
   s.program = std::string("midimesh ") + MIDIMESH_VERSION;
   s.mesh = config_.mesh;
   s.role = is_hub() ? "hub" : "node";

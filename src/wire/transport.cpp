@@ -1,5 +1,6 @@
 #include "wire/transport.hpp"
 
+#include "platform/sockets.hpp"
 #include "wire/envelope.hpp"
 
 #include <charconv>
@@ -122,10 +123,6 @@ bool wired_towards(const std::string& host) {
 }
 
 std::string local_address_towards(const std::string& host) {
-#ifdef _WIN32
-  (void)host;
-  return {}; // not yet: the others then rely on mDNS for this node's address
-#else
   addrinfo hints{};
   hints.ai_socktype = SOCK_DGRAM;
   addrinfo* found = nullptr;
@@ -133,7 +130,7 @@ std::string local_address_towards(const std::string& host) {
   if (::getaddrinfo(host.c_str(), "9", &hints, &found) != 0) return {};
   std::string address;
   for (const addrinfo* a = found; a && address.empty(); a = a->ai_next) {
-    const int fd = ::socket(a->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const int fd = platform::open_socket(a->ai_family, SOCK_DGRAM);
     if (fd < 0) continue;
     sockaddr_storage local{};
     socklen_t length = sizeof local;
@@ -143,11 +140,10 @@ std::string local_address_towards(const std::string& host) {
         ::getnameinfo(reinterpret_cast<sockaddr*>(&local), length, text, sizeof text, nullptr, 0,
                       NI_NUMERICHOST) == 0)
       address = text;
-    ::close(fd);
+    platform::close_socket(fd);
   }
   ::freeaddrinfo(found);
   return address;
-#endif
 }
 
 } // namespace midimesh::wire

@@ -8,9 +8,11 @@
 #include "log/log.hpp"
 #include "mesh_view.hpp"
 #include "midimesh_config.h"
+#include "platform/poll_item.hpp"
 #include "screen.hpp"
 #include "security/passphrase.hpp"
 #include "table.hpp"
+#include "terminal.hpp"
 #include "watcher.hpp"
 #include "wire/envelope.hpp"
 #include "wire/transport.hpp"
@@ -19,11 +21,8 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <fcntl.h>
 #include <memory>
 #include <optional>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
 namespace {
 
@@ -56,22 +55,6 @@ struct Options {
   std::string secret_file; // empty: MIDIMESH_SECRET, or an open mesh
 };
 
-int terminal_width() {
-  winsize ws{};
-  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
-  return 120;
-}
-
-// Full-screen mode owns the terminal: log lines would scribble over it. They go to --log-file,
-// or nowhere.
-void move_log_away(const std::string& path) {
-  const int fd = ::open(path.empty() ? "/dev/null" : path.c_str(),
-                        O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) return;
-  ::dup2(fd, STDERR_FILENO);
-  ::close(fd);
-}
-
 bool print_line(const std::string& text) {
   return std::fputs(text.c_str(), stdout) >= 0 && std::fputc('\n', stdout) != EOF &&
          std::fflush(stdout) == 0;
@@ -79,7 +62,7 @@ bool print_line(const std::string& text) {
 
 int run(const Options& o) {
   const bool full_screen = !o.once && !o.json;
-  if (full_screen && !::isatty(STDIN_FILENO))
+  if (full_screen && !stdin_is_terminal())
     throw std::runtime_error("the full-screen view needs a terminal: use --once or --json");
   if (full_screen) move_log_away(o.log_file);
 
@@ -140,7 +123,7 @@ int run(const Options& o) {
     std::vector<zmq::pollitem_t> items;
     watcher->add_poll_items(items);
     const std::size_t watched = items.size();
-    if (screen) items.push_back({nullptr, screen->fd(), ZMQ_POLLIN, 0});
+    if (screen) items.push_back(platform::fd_item(screen->fd()));
     std::uint64_t wake = next_refresh;
     if (o.once) wake = std::min(wake, start + wait_us);
     if (const std::uint64_t w = watcher->next_wakeup_us(); w) wake = std::min(wake, w);
@@ -224,12 +207,7 @@ int main(int argc, char** argv) {
   }
   log::set_level(level);
 
-  struct sigaction sa {};
-  sa.sa_handler = [](int) { stop_requested = 1; };
-  sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP})
-    sigaction(sig, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN); // a closed pipe shows as a failed write
+  catch_stop_requests(stop_requested);
 
   try {
     return run(o);

@@ -2,6 +2,7 @@
 
 #include "log/log.hpp"
 #include "midimesh_config.h"
+#include "platform/poll_item.hpp"
 #include "wire/envelope.hpp"
 #include "wire/transport.hpp"
 
@@ -62,7 +63,7 @@ Watcher::Watcher(zmq::context_t& context, const std::string& host, std::uint16_t
 void Watcher::add_poll_items(std::vector<zmq::pollitem_t>& items) {
   items.push_back({sub_.handle(), 0, ZMQ_POLLIN, 0});
   for (int fd : discovery_->fds())
-    items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+    items.push_back(platform::fd_item(fd));
 }
 
 void Watcher::on_poll(const zmq::pollitem_t* items, std::size_t count, std::uint64_t now_us) {

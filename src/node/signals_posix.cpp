@@ -1,8 +1,8 @@
 #include "node/signals.hpp"
+#include "platform/pipe.hpp"
 
 #include <csignal>
-#include <fcntl.h>
-#include <stdexcept>
+#include <initializer_list>
 #include <unistd.h>
 
 namespace midimesh::node {
@@ -16,8 +16,7 @@ extern "C" void on_signal(int signal) {
 } // namespace
 
 SignalPipe::SignalPipe() {
-  if (::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC) != 0)
-    throw std::runtime_error("cannot create the signal pipe");
+  platform::make_pipe(pipe_fds);
   struct sigaction action {};
   action.sa_handler = on_signal;
   sigemptyset(&action.sa_mask);
@@ -38,9 +37,10 @@ int SignalPipe::fd() const noexcept {
   return pipe_fds[0];
 }
 
-int SignalPipe::take() noexcept {
+SignalPipe::Request SignalPipe::take() noexcept {
   unsigned char byte = 0;
-  return ::read(pipe_fds[0], &byte, 1) == 1 ? byte : 0;
+  if (::read(pipe_fds[0], &byte, 1) != 1) return Request::none;
+  return byte == SIGUSR1 ? Request::log_stats : Request::stop;
 }
 
 } // namespace midimesh::node
