@@ -87,14 +87,21 @@ Node::~Node() = default;
 
 int Node::run() {
   int exit_code = 0;
-  try {
-    loop();
-  } catch (const std::exception& e) {
-    // A failure inside the loop (a ZeroMQ call that threw, memory exhausted): the mesh must
-    // still hear our goodbye, and the outputs their note-offs.
-    log::error(component, "stopping after an unexpected error: {}; leaving the mesh cleanly",
-               e.what());
-    exit_code = 1;
+  for (;;) {
+    try {
+      loop();
+      break;
+    } catch (const std::exception& e) {
+      // A signal (SIGUSR1 asking for the counters) can interrupt a ZeroMQ call other than the
+      // poll: nothing is wrong, and the signal's byte waits in the pipe. Go on.
+      if (const auto* z = dynamic_cast<const zmq::error_t*>(&e); z && z->num() == EINTR) continue;
+      // Anything else (a ZeroMQ call that failed, memory exhausted): the mesh must still hear
+      // our goodbye, and the outputs their note-offs.
+      log::error(component, "stopping after an unexpected error: {}; leaving the mesh cleanly",
+                 e.what());
+      exit_code = 1;
+      break;
+    }
   }
   try {
     shutdown();
@@ -107,8 +114,7 @@ int Node::run() {
 
 void Node::loop() {
   std::vector<zmq::pollitem_t> items;
-  bool stopping = false;
-  while (!stopping) {
+  while (!stopping_) {
     items.clear();
     items.push_back(platform::fd_item(signals_.fd()));
     // Until the election names a hub the link has no sockets: their items never fire.
@@ -159,7 +165,7 @@ void Node::loop() {
         if (request == SignalPipe::Request::log_stats)
           log_stats();
         else
-          stopping = true;
+          stopping_ = true;
       }
     }
     if (hub_) hub_->on_poll(&items[hub_index], after);

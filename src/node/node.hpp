@@ -186,7 +186,8 @@ private:
   std::uint64_t next_hello_us_ = 0;      // the next tick
   std::uint64_t next_node_hello_us_ = 0; // a follower's next hello
   std::uint64_t last_tick_us_ = 0;
-  bool joined_ = false; // the hub hears us and we hear it
+  bool joined_ = false;   // the hub hears us and we hear it
+  bool stopping_ = false; // SIGINT, SIGTERM or SIGHUP came: loop() returns
   bool warned_retransmission_ = false;
 
   std::optional<election::Election> election_; // none in connect mode
