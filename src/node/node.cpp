@@ -407,8 +407,7 @@ void Node::on_goodbye(const wire::Envelope& envelope, std::uint64_t now_us) {
   const auto goodbye = wire::decode_goodbye(envelope.payload);
   const std::string label = peer_label(envelope.sender);
   log::info(component, "peer {} left ({})", label, goodbye ? goodbye->reason : "no reason given");
-  release_notes(envelope.sender, "it left");
-  peer_lost(envelope.sender, now_us);
+  peer_lost(envelope.sender, "it left", now_us);
 }
 
 void Node::deliver(const std::string& sender, std::span<const std::uint8_t> midi,

@@ -148,7 +148,8 @@ private:
                       std::uint64_t now_us);
   void check_hub_alive(std::uint64_t now_us);
   void check_link_alive(std::uint64_t now_us); // --connect: rebuild a link ZeroMQ gave up
-  void peer_lost(const std::string& id, std::uint64_t now_us);
+  // Forgets the peer and releases the notes it left sounding (`why` says so in the log).
+  void peer_lost(const std::string& id, const std::string& why, std::uint64_t now_us);
   void announce();
   void send_beacons(std::uint64_t now_us);
   // A claim heard second-hand is checked by connecting to the claimant's proxy beside the

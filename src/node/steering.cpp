@@ -243,13 +243,13 @@ void Node::check_hub_alive(std::uint64_t now_us) {
   if (now_us < last + limit) return;
   log::warn(component, "hub {} silent for {} ms: electing another", peer_label(target_),
             (now_us - last) / 1000);
-  peer_lost(target_, now_us);
+  peer_lost(target_, "it went silent", now_us);
 }
 
-void Node::peer_lost(const std::string& id, std::uint64_t now_us) {
+void Node::peer_lost(const std::string& id, const std::string& why, std::uint64_t now_us) {
   peers_.remove(id);
   lost_.insert(id);
-  release_notes(id, "it is gone");
+  release_notes(id, why);
   if (!election_) return;
   election_->peer_lost(id, now_us);
   if (id == target_) {
