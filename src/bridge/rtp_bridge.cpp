@@ -18,9 +18,8 @@ std::string label(const rtpmidi::Endpoint& endpoint) {
              : fmt::format("[{}]:{}", endpoint.host, endpoint.port);
 }
 
-std::string suffix(std::uint64_t suppressed) {
-  return suppressed ? fmt::format(" ({} more since the last report)", suppressed) : "";
-}
+// Throttled log lines end with this.
+constexpr auto suffix = log::since_last_report;
 
 std::uint32_t random_ssrc() {
   std::random_device device;

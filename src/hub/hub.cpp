@@ -214,7 +214,7 @@ void Hub::refuse(Verdict verdict, std::string_view topic, std::uint64_t now_us) 
   const std::string from =
       wire_printable(topic) ? std::string(topic) : fmt::format("{} bytes of binary", topic.size());
   log::warn(component, "dropped a message from {}: {}{}; the mesh goes on", from, describe(verdict),
-            suppressed ? fmt::format(" ({} more since the last report)", suppressed) : "");
+            log::since_last_report(suppressed));
 }
 
 bool Hub::wire_printable(std::string_view text) {

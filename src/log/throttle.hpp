@@ -4,8 +4,15 @@
 // interval. Pure: the caller passes the time.
 
 #include <cstdint>
+#include <fmt/format.h>
+#include <string>
 
 namespace midimesh::log {
+
+// " (N more since the last report)" for a line a throttle admitted; empty when none was held.
+inline std::string since_last_report(std::uint64_t suppressed) {
+  return suppressed ? fmt::format(" ({} more since the last report)", suppressed) : "";
+}
 
 class Throttle {
 public:

@@ -29,9 +29,8 @@ std::uint64_t wall_us() {
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string suffix(std::uint64_t suppressed) {
-  return suppressed ? fmt::format(" ({} more since the last report)", suppressed) : "";
-}
+// Throttled log lines end with this.
+constexpr auto suffix = log::since_last_report;
 
 } // namespace
 
