@@ -30,6 +30,10 @@ def check_jack_and_cleanup() -> None:
     with Lab() as lab:
         jackd = lab.start_jack()
         server = lab.jack_server
+        # Count-exact tests rely on it: an async dummy driver loses MIDI in xruns when busy.
+        with open(f"/proc/{jackd.pid}/cmdline", "rb") as f:
+            if b"-S" not in f.read().split(b"\0"):
+                fail("the lab's JACK server does not run synchronously (-S)")
         if os.environ.get("JACK_DEFAULT_SERVER") != server:
             fail("JACK_DEFAULT_SERVER not set to the lab's server")
         # jack_lsp finds the lab's server through JACK_DEFAULT_SERVER alone.
