@@ -717,6 +717,11 @@ def main(test_fn: Callable[[], None]) -> None:
     global _main_running
     _main_running = True
     _install_sigterm_handler()
+    # The tests judge midimesh's timing (silences, settle times); on a busy machine the other
+    # work (compiles, a benchmark) must not pass for a stall of the mesh, as audio software
+    # runs ahead of it on a musician's laptop. Every process a test starts inherits this.
+    if os.geteuid() == 0 and os.nice(0) == 0:
+        os.nice(-10)
     code = 1
     try:
         test_fn()
