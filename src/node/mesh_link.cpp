@@ -73,6 +73,30 @@ std::size_t shorten_reported(zmq::socket_t& monitor,
 
 } // namespace
 
+zmq::socket_t mesh_publisher(zmq::context_t& context, const security::SocketSecurity& security) {
+  zmq::socket_t publisher(context, zmq::socket_type::xpub);
+  wire::apply_common_options(publisher);
+  security.client(publisher);
+  publisher.set(zmq::sockopt::sndhwm, queue_depth);
+  return publisher;
+}
+
+zmq::socket_t mesh_subscriber(zmq::context_t& context, const std::string& node_id,
+                              const security::SocketSecurity& security) {
+  zmq::socket_t subscriber(context, zmq::socket_type::xsub);
+  wire::apply_common_options(subscriber);
+  security.client(subscriber);
+  subscriber.set(zmq::sockopt::rcvhwm, queue_depth);
+  // With inverted matching, subscribing to our own id means "everything except our own
+  // messages"; the hub's XPUB applies the rule, so they are never sent back to us. The XSUB
+  // keeps the subscription and sends it on every connection, also after a reconnect.
+  subscriber.set(zmq::sockopt::invert_matching, 1);
+  std::string subscription(1, '\x01');
+  subscription += node_id;
+  subscriber.send(zmq::buffer(subscription), zmq::send_flags::none);
+  return subscriber;
+}
+
 MeshLink::MeshLink(zmq::context_t& context, std::string node_id, int connections,
                    security::SocketSecurity security)
     : context_(context), id_(std::move(node_id)),
@@ -90,21 +114,8 @@ void MeshLink::connect(const std::string& publish_endpoint, const std::string& s
   }
   recent_.clear();
   recent_bytes_ = 0;
-  publisher_ = zmq::socket_t(context_, zmq::socket_type::xpub);
-  subscriber_ = zmq::socket_t(context_, zmq::socket_type::xsub);
-  wire::apply_common_options(publisher_);
-  wire::apply_common_options(subscriber_);
-  security_.client(publisher_);
-  security_.client(subscriber_);
-  publisher_.set(zmq::sockopt::sndhwm, queue_depth);
-  subscriber_.set(zmq::sockopt::rcvhwm, queue_depth);
-  // With inverted matching, subscribing to our own id means "everything except our own
-  // messages"; the hub's XPUB applies the rule, so they are never sent back to us. The XSUB
-  // keeps the subscription and sends it on every connection, also after a reconnect.
-  subscriber_.set(zmq::sockopt::invert_matching, 1);
-  std::string subscription(1, '\x01');
-  subscription += id_;
-  subscriber_.send(zmq::buffer(subscription), zmq::send_flags::none);
+  publisher_ = mesh_publisher(context_, security_);
+  subscriber_ = mesh_subscriber(context_, id_, security_);
   // In-process (this node is the hub) nothing is lost: one connection.
   const bool tcp = publish_endpoint.starts_with("tcp://");
   if (tcp) {
@@ -120,8 +131,20 @@ void MeshLink::connect(const std::string& publish_endpoint, const std::string& s
                                                                 : wireless_links;
   for (int i = 0; i < connected_; ++i) {
     publisher_.connect(publish_endpoint);
-    subscriber_.connect(subscribe_endpoint);
+    if (!subscribe_endpoint.empty()) subscriber_.connect(subscribe_endpoint);
   }
+}
+
+std::string MeshLink::listen(const std::string& endpoint) {
+  disconnect(0);
+  released_ = true;
+  publisher_ = mesh_publisher(context_, security_);
+  // Its subscribers are nodes' receiving sockets, each subscribed to "all but my own id": the
+  // publisher must invert the match as the hub's XPUB does, or they would hear nothing.
+  publisher_.set(zmq::sockopt::invert_matching, 1);
+  publisher_.bind(endpoint);
+  connected_ = 0;
+  return publisher_.get(zmq::sockopt::last_endpoint);
 }
 
 void MeshLink::disconnect(int linger_ms) {

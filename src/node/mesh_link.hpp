@@ -31,6 +31,13 @@
 
 namespace midimesh::node {
 
+// A node's two sockets before they connect anywhere, with the mesh's options (common ones, the
+// security's, deep queues): the XPUB it publishes from, and the XSUB it receives on, subscribed
+// to everything but `node_id`'s own messages. MeshLink uses them; so do meshbench's clients.
+zmq::socket_t mesh_publisher(zmq::context_t& context, const security::SocketSecurity& security);
+zmq::socket_t mesh_subscriber(zmq::context_t& context, const std::string& node_id,
+                              const security::SocketSecurity& security);
+
 class MeshLink {
 public:
   // connections: per socket, to a hub over TCP (1..max_connections; 0: automatic, wired_links
@@ -46,7 +53,14 @@ public:
   // Connections per socket to the hub now (0 before the first connect()).
   int connections() const noexcept { return connected_; }
 
+  // An empty subscribe_endpoint: a link that only publishes (meshbench's sending clients, whose
+  // receiving side is a socket of its own on another thread).
   void connect(const std::string& publish_endpoint, const std::string& subscribe_endpoint);
+  // Without a hub (meshbench's baseline, to tell the hub's cost from ZeroMQ's): the publishing
+  // socket listens at `endpoint` and mesh_subscriber()s connect to it directly. Holds what is
+  // published until the first of them has subscribed. Returns the endpoint bound (a "*" port
+  // resolved). Throws zmq::error_t when it cannot bind.
+  std::string listen(const std::string& endpoint);
   // Closes both sockets, giving what is queued up to linger_ms to leave.
   void disconnect(int linger_ms);
   bool connected() const noexcept { return static_cast<bool>(subscriber_); }

@@ -389,3 +389,42 @@ TEST_CASE("a sender over its budget loses its excess at the hub; another sender 
   }));
   CHECK(mesh.hub.stats().find("budget_dropped=") != std::string::npos);
 }
+
+// meshbench's baseline: the same link and receiving socket as through a hub, without one. The
+// subscriber asks for "all but my id": without the link inverting the match it would hear nothing.
+TEST_CASE("a listening link without a hub holds until a subscriber is there, then sends to it") {
+  zmq::context_t context;
+  node::MeshLink link(context, Mesh::fmt_id(0));
+  const std::string endpoint = link.listen("tcp://127.0.0.1:*");
+  INFO(endpoint); // IPv6 on (common options): "tcp://[::ffff:127.0.0.1]:PORT"
+  REQUIRE(endpoint.find("127.0.0.1]:") != std::string::npos);
+  REQUIRE(endpoint.find('*') == std::string::npos); // the port chosen
+  CHECK(link.publish(wire::MessageType::midi, Bytes{0x90, 60, 100}, 0) ==
+        node::MeshLink::Published::held);
+  zmq::socket_t other = node::mesh_subscriber(context, Mesh::fmt_id(1), {});
+  other.connect(endpoint);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::vector<wire::Envelope> heard;
+  while (heard.size() < 2 && std::chrono::steady_clock::now() < give_up) {
+    zmq::pollitem_t items[] = {{link.publisher().handle(), 0, ZMQ_POLLIN, 0},
+                               {other.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 2, std::chrono::milliseconds(10));
+    link.on_publisher_readable(); // the subscription releases what was held
+    if (link.ready() && link.published() == 1)
+      REQUIRE(link.publish(wire::MessageType::midi, Bytes{0x80, 60, 0}, 0) ==
+              node::MeshLink::Published::sent);
+    zmq::message_t topic, body;
+    while (other.recv(topic, zmq::recv_flags::dontwait)) {
+      REQUIRE(topic.more());
+      REQUIRE(other.recv(body, zmq::recv_flags::none));
+      auto e = wire::decode({body.data<std::uint8_t>(), body.size()});
+      REQUIRE(e);
+      heard.push_back(*e.envelope);
+    }
+  }
+  REQUIRE(heard.size() == 2);
+  CHECK(heard[0].seq == 0);
+  CHECK(heard[0].payload == Bytes{0x90, 60, 100});
+  CHECK(heard[1].seq == 1);
+  CHECK(heard[1].sender == Mesh::fmt_id(0));
+}

@@ -5,6 +5,7 @@
 #include "fairness.hpp"
 #include "hub_process.hpp"
 #include "jack_scenarios.hpp"
+#include "log/log.hpp"
 #include "mdns_check.hpp"
 #include "mesh_trials.hpp"
 #include "node_fleet.hpp"
@@ -146,6 +147,9 @@ void run_trials(const Options& o, Report& report) {
   if (!::mkdtemp(dir_template)) throw BenchError("cannot create a directory in /tmp");
   const std::string dir = dir_template;
   TrialsConfig config{o.midimesh, dir, 0, mdns_unavailable(), o.trial_log_level};
+  // The trials hear the nodes' roles through the product's monitor watcher and mDNS browser:
+  // their lines about every node found and every other mesh ignored would bury the progress.
+  midimesh::log::set_level(midimesh::log::Level::warning);
   config.progress = [](const std::string& line) {
     std::printf("  %s\n", line.c_str());
     std::fflush(stdout);

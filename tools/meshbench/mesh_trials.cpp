@@ -2,6 +2,7 @@
 
 #include "bench_mesh.hpp"
 #include "hub_process.hpp"
+#include "mesh_roles.hpp"
 #include "receiver.hpp"
 #include "timed_stream.hpp"
 #include "trial_node.hpp"
@@ -13,7 +14,6 @@
 #include <memory>
 #include <random>
 #include <set>
-#include <thread>
 #include <unistd.h>
 
 namespace meshbench {
@@ -24,6 +24,7 @@ using std::chrono::milliseconds;
 
 // Bounds: generous against a busy 2-core machine, each far above the goal it guards.
 constexpr milliseconds form_limit(15'000);   // a fresh mesh agrees on one hub
+constexpr milliseconds report_lag(1'500);    // and its nodes have reported it (about once a s)
 constexpr milliseconds carry_limit(5'000);   // its first message goes through
 constexpr milliseconds join_limit(10'000);   // a new node's first message goes through
 constexpr milliseconds steady_time(200);     // MIDI flowing before the hub goes, then
@@ -48,16 +49,21 @@ std::vector<std::string> connect(const TrialsConfig& config, const std::string& 
   return {"--connect", hub_address, "--log-level", config.log_level};
 }
 
-// Waits until the nodes agree on one hub; its name, or nullopt after the bound.
-std::optional<std::string> wait_for_hub(const std::vector<TrialNode*>& nodes) {
-  const auto give_up = Clock::now() + form_limit;
+// Waits until the nodes' reports agree on one hub; its name, or nullopt after the bound or
+// when one of them exits. Nodes report about once a second: an agreement is seen up to a
+// second after it is reached (the trials time MIDI, not this), hence the bound's report_lag.
+std::optional<std::string> wait_for_hub(const std::vector<TrialNode*>& nodes, MeshRoles& roles) {
+  std::vector<std::string> names;
+  for (const TrialNode* n : nodes)
+    names.push_back(n->name());
+  const auto give_up = Clock::now() + form_limit + report_lag;
   while (Clock::now() < give_up) {
-    if (auto hub = agreed_hub(nodes)) return hub;
+    if (auto hub = roles.agreed_hub(names)) return hub;
     for (TrialNode* n : nodes)
       if (!n->running()) return std::nullopt;
-    std::this_thread::sleep_for(milliseconds(20));
+    roles.poll(milliseconds(100));
   }
-  return std::nullopt;
+  return roles.agreed_hub(names);
 }
 
 // SIGTERM to all at once, then each collected: the goodbyes linger in parallel.
@@ -68,13 +74,14 @@ void end_all(const std::vector<TrialNode*>& nodes) {
     (void)n->stop();
 }
 
-bool wait_for_log(TrialNode& node, const std::string& text, milliseconds limit) {
+// Waits until `node` reports following a hub.
+bool wait_for_follower(TrialNode& node, MeshRoles& roles, milliseconds limit) {
   const auto give_up = Clock::now() + limit;
   while (Clock::now() < give_up && node.running()) {
-    if (node.logged(text)) return true;
-    std::this_thread::sleep_for(milliseconds(10));
+    if (roles.role(node.name()).kind == NodeRole::Kind::follower) return true;
+    roles.poll(milliseconds(100));
   }
-  return node.logged(text);
+  return roles.role(node.name()).kind == NodeRole::Kind::follower;
 }
 
 std::int64_t us_since(std::uint64_t start_us, std::uint64_t at_us) {
@@ -113,10 +120,12 @@ JoinResult run_connect_join(const TrialsConfig& config) {
   const std::uint16_t port = find_free_port_pair();
   const std::string hub_address = fmt::format("127.0.0.1:{}", port);
   HubProcess hub(config.midimesh, port, config.dir + "/join-hub.log");
+  MeshRoles roles(port);
   TrialNode receiver(config.midimesh, connect(config, hub_address), config.dir, tag() + "-cj-recv");
-  if (!wait_for_log(receiver, "joined the mesh through hub", join_limit)) {
-    r.failures.push_back(
-        fmt::format("the receiving node did not join the hub (log {})", receiver.log_path()));
+  if (!wait_for_follower(receiver, roles, join_limit)) {
+    r.failures.push_back(fmt::format(
+        "the receiving node reported no hub on the hub's monitor port within {} ms (log {})",
+        join_limit.count(), receiver.log_path()));
     return r;
   }
   MidiOutlet outlet(receiver.port_name());
@@ -146,12 +155,13 @@ JoinResult run_mdns_join(const TrialsConfig& config) {
   }
   for (std::size_t t = 0; t < config.trials; ++t) {
     const std::string mesh = fmt::format("{}-join{}", tag(), t);
+    MeshRoles roles(mesh);
     TrialNode a(config.midimesh, automatic(config, mesh), config.dir, mesh + "-a");
     TrialNode b(config.midimesh, automatic(config, mesh), config.dir, mesh + "-b");
     auto fail = [&](const std::string& why) {
       r.failures.push_back(fmt::format("trial {}: {} (logs {}-*.log)", t + 1, why, mesh));
     };
-    if (!wait_for_hub({&a, &b})) {
+    if (!wait_for_hub({&a, &b}, roles)) {
       fail("the mesh of 2 did not agree on a hub");
       end_all({&a, &b});
       continue;
@@ -232,6 +242,7 @@ FailoverResult run_failover(const TrialsConfig& config, int signal) {
     auto fail = [&](const std::string& why) {
       r.failures.push_back(fmt::format("trial {}: {} (logs {}-*.log)", t + 1, why, mesh));
     };
+    MeshRoles roles(mesh);
     std::vector<std::unique_ptr<TrialNode>> owned;
     std::vector<TrialNode*> nodes;
     for (int n = 0; n < 3; ++n) {
@@ -239,7 +250,7 @@ FailoverResult run_failover(const TrialsConfig& config, int signal) {
                                                   config.dir, fmt::format("{}-{}", mesh, n)));
       nodes.push_back(owned.back().get());
     }
-    const auto hub_name = wait_for_hub(nodes);
+    const auto hub_name = wait_for_hub(nodes, roles);
     if (!hub_name) {
       fail("the mesh of 3 did not agree on a hub");
       end_all(nodes);
@@ -267,6 +278,7 @@ FailoverResult run_failover(const TrialsConfig& config, int signal) {
     // just formed, so a fixed delay would always kill the hub just after the same hello.
     const auto steady_until = Clock::now() + steady_time + milliseconds(phase(random));
     (void)stream.listen_until([&] { return Clock::now() >= steady_until; }, steady_until);
+    roles.forget(); // the hub's own reports end here; the survivors' next ones name the new hub
     const std::uint64_t t0 = steady_us();
     hub->signal(signal);
     if (!stream.listen_until([&] { return stream.first_sent_after(t0) != nullptr; },
@@ -291,9 +303,11 @@ FailoverResult run_failover(const TrialsConfig& config, int signal) {
     const Counted c = count(stream.arrivals(), s.played);
     s.lost = c.lost;
     s.duplicates = c.duplicates;
-    s.new_hub = sender.role().kind == NodeRole::Kind::hub     ? "sender"
-                : receiver.role().kind == NodeRole::Kind::hub ? "receiver"
-                                                              : "unsettled";
+    // After the measurement: waiting for the survivors' reports delays only the next trial.
+    const auto new_hub = wait_for_hub({&sender, &receiver}, roles);
+    s.new_hub = new_hub == sender.name()     ? "sender"
+                : new_hub == receiver.name() ? "receiver"
+                                             : "unsettled";
     config.progress(fmt::format("failover {} {}/{}: {:.1f} ms, silence {:.1f} ms (from {:.1f} ms "
                                 "before the signal), lost {} of {}, new hub: the {}",
                                 r.label, t + 1, config.trials, s.us / 1000.0, s.gap_us / 1000.0,

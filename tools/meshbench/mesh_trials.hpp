@@ -21,7 +21,7 @@ struct TrialsConfig {
   std::string dir; // node logs and socket paths; must exist
   std::size_t trials = 20;
   std::optional<std::string> no_mdns; // why the mDNS trials cannot run, if they cannot
-  std::string log_level = "info";     // of the nodes: their role is read from their log
+  std::string log_level = "info";     // of the nodes' logs
   std::function<void(const std::string&)> progress = [](const std::string&) {}; // a line a trial
 };
 

@@ -1,12 +1,11 @@
 #include "receiver.hpp"
 
 #include "client_id.hpp"
+#include "node/mesh_link.hpp"
 #include "wire/envelope.hpp"
-#include "wire/transport.hpp"
 
 namespace meshbench {
 namespace {
-constexpr int node_queue_depth = 100'000; // as a midimesh node (src/node/mesh_link.cpp)
 // Messages taken per wake-up before the loop looks at the stop flag and the clock again.
 constexpr int drain_batch = 4096;
 constexpr auto idle_wait = std::chrono::milliseconds(20);
@@ -24,13 +23,9 @@ std::uint64_t steady_us() noexcept {
 
 Receiver::Receiver(zmq::context_t& context, const std::string& id, std::uint32_t run_nonce,
                    std::size_t sender_count, std::size_t latency_capacity)
-    : socket_(context, zmq::socket_type::sub), nonce_(run_nonce), sender_count_(sender_count),
-      from_(std::make_unique<FromSender[]>(sender_count)), latency_capacity_(latency_capacity) {
-  midimesh::wire::apply_common_options(socket_);
-  socket_.set(zmq::sockopt::rcvhwm, node_queue_depth);
-  // Everything except our own id's messages, exactly as a node subscribes (PROTOCOL.md 1).
-  socket_.set(zmq::sockopt::invert_matching, 1);
-  socket_.set(zmq::sockopt::subscribe, id);
+    : socket_(midimesh::node::mesh_subscriber(context, id, {})), nonce_(run_nonce),
+      sender_count_(sender_count), from_(std::make_unique<FromSender[]>(sender_count)),
+      latency_capacity_(latency_capacity) {
   latencies_us_.reserve(latency_capacity); // no allocation while measuring
 }
 
@@ -92,14 +87,23 @@ void Receiver::on_message(std::string_view topic, const zmq::message_t& body) {
   }
   FromSender& from = from_[*sender];
   const midimesh::wire::EnvelopeView& view = *parsed.view;
-  // Sequence rule of PROTOCOL.md 2: the first message sets the expectation; a jump is a loss.
   const bool measured = view.payload[0] == measured_status;
   // Counted before the sequence rule: a flood may resend one frame over and over.
   if (!measured && view.payload[0] != probe_status) ++from.others;
-  if (from.expecting && view.seq > from.next_seq && measured) gaps_ += view.seq - from.next_seq;
-  if (from.expecting && view.seq < from.next_seq) return; // stale or duplicate
-  from.expecting = true;
-  from.next_seq = view.seq + 1;
+  // The sequence rule a node's peer table applies (PROTOCOL.md 2): the first message sets the
+  // line; a jump ahead is a loss once the sender's next message confirms it.
+  if (!from.line) {
+    from.line = midimesh::wire::first_heard(view.seq);
+  } else {
+    const midimesh::wire::LineStep step = midimesh::wire::advance(*from.line, view.seq, rule_);
+    if (step.out_of_line) ++out_of_line_;
+    if (step.moved) on_moved(from, step);
+    if (step.repeat) {
+      ++repeats_;
+      return;
+    }
+  }
+  if (from.line->pending == view.seq) from.pending_measured = measured;
   if (!measured) {
     from.heard.store(true, std::memory_order_release);
     return;
@@ -109,6 +113,17 @@ void Receiver::on_message(std::string_view topic, const zmq::message_t& body) {
   measured_in_batch_ = true;
   if (latencies_us_.size() < latency_capacity_)
     latencies_us_.push_back(static_cast<std::int64_t>(wall_us() - view.time_us));
+}
+
+void Receiver::on_moved(const FromSender& from, const midimesh::wire::LineStep& step) noexcept {
+  const std::uint64_t gap = step.to > step.from ? step.to - step.from - 1 : 0;
+  if (step.to < step.from || gap > rule_.max_gap) {
+    ++restarts_; // a numbering restarted, as the peer table counts a resync: no loss
+    return;
+  }
+  // Probes lost before the measurement (ZeroMQ's slow joiner) are not the hub's losses: only a
+  // jump onto a measured message counts.
+  if (from.pending_measured) gaps_ += gap;
 }
 
 } // namespace meshbench

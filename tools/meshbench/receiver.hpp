@@ -1,13 +1,18 @@
 #pragma once
-// One benchmark client's receiving side: a SUB socket set up as a midimesh node's (inverted
-// match on its own id, receive HWM 100,000). run() is the body of the receiver's own thread;
-// while it runs, the sending thread reads only the atomic per-sender counters (for pacing and
-// to know when the probes got through). Everything else is read after the thread is joined.
+// One benchmark client's receiving side: the receiving socket a midimesh node has
+// (node::mesh_subscriber: inverted match on its own id, receive HWM 100,000), losses counted by
+// the sequence rule nodes count them by (wire/sequence_line). run() is the body of the receiver's
+// own thread; while it runs, the sending thread reads only the atomic per-sender counters (for
+// pacing and to know when the probes got through). Everything else is read after the thread is
+// joined.
+
+#include "wire/sequence_line.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
@@ -37,7 +42,12 @@ public:
 
   // After run() has returned.
   std::uint64_t measured_total() const noexcept;
+  // Messages lost (sequence gaps onto measured messages), heard twice or late (repeats), and
+  // numbers the sequence rule did not believe or took for a restart of a sender's numbering.
   std::uint64_t gaps() const noexcept { return gaps_; }
+  std::uint64_t repeats() const noexcept { return repeats_; }
+  std::uint64_t out_of_line() const noexcept { return out_of_line_; }
+  std::uint64_t restarts() const noexcept { return restarts_; }
   // Messages of `sender` neither measured nor probes (a flood's, say), repeats included.
   std::uint64_t others_from(std::size_t sender) const noexcept { return from_[sender].others; }
   std::uint64_t foreign() const noexcept { return foreign_; } // not this run's messages
@@ -49,20 +59,22 @@ private:
   struct FromSender {
     std::atomic<bool> heard{false};
     std::atomic<std::uint64_t> measured{0};
-    bool expecting = false;
-    std::uint64_t next_seq = 0;
-    std::uint64_t others = 0; // read after the thread is joined
+    std::optional<midimesh::wire::SequenceLine> line; // none until the first message
+    bool pending_measured = false; // the line's pending number was a measured message
+    std::uint64_t others = 0;      // read after the thread is joined
   };
 
   // Receives at most `limit` messages without waiting; returns how many arrived.
   int drain(int limit);
   void on_message(std::string_view topic, const zmq::message_t& body);
+  void on_moved(const FromSender& from, const midimesh::wire::LineStep& step) noexcept;
 
   zmq::socket_t socket_;
   std::uint32_t nonce_;
   std::size_t sender_count_;
   std::unique_ptr<FromSender[]> from_;
-  std::uint64_t gaps_ = 0;
+  midimesh::wire::SequenceRule rule_;
+  std::uint64_t gaps_ = 0, repeats_ = 0, out_of_line_ = 0, restarts_ = 0;
   std::uint64_t foreign_ = 0;
   std::uint64_t last_measured_us_ = 0;
   std::size_t latency_capacity_;

@@ -1,22 +1,14 @@
 #pragma once
 // One midimesh node process of a join or failover trial: socket MIDI ports of its own, its own
-// log file, owned by PID (ended when this object goes). Its place in the mesh is read from its
-// log, the way tests/integration/meshlab.py's role() does: the lines a node writes when it
-// becomes hub or joins through one.
+// log file, owned by PID (ended when this object goes). Its place in the mesh is what it reports
+// on the hub's monitor port (mesh_roles.hpp), not read from its log.
 
 #include "hub_process.hpp"
 
-#include <chrono>
-#include <optional>
 #include <string>
 #include <vector>
 
 namespace meshbench {
-
-struct NodeRole {
-  enum class Kind { none, hub, follower } kind = Kind::none;
-  std::string hub_id; // follower: the hub it joined through
-};
 
 class TrialNode {
 public:
@@ -34,17 +26,9 @@ public:
   // Collects it: SIGTERM, a bounded wait, SIGKILL. Returns how it ended.
   std::string stop() noexcept { return process_.stop(); }
 
-  std::string log() const; // everything it wrote so far
-  std::string id() const;  // its node id, once logged; else empty
-  NodeRole role() const;   // by the last line about its role
-  bool logged(const std::string& text) const { return log().find(text) != std::string::npos; }
-
 private:
   std::string name_, port_name_, log_path_;
   ChildProcess process_;
 };
-
-// The name of the one node that is hub while every other follows it, if the nodes agree.
-std::optional<std::string> agreed_hub(const std::vector<TrialNode*>& nodes);
 
 } // namespace meshbench

@@ -8,12 +8,12 @@
 #include "log/log.hpp"
 #include "mesh_view.hpp"
 #include "midimesh_config.h"
+#include "monitor/watcher.hpp"
 #include "platform/poll_item.hpp"
 #include "screen.hpp"
 #include "security/passphrase.hpp"
 #include "table.hpp"
 #include "terminal.hpp"
-#include "watcher.hpp"
 #include "wire/envelope.hpp"
 #include "wire/transport.hpp"
 
@@ -28,6 +28,7 @@ namespace {
 
 using namespace midimesh;
 using namespace midimesh::meshtop;
+using midimesh::monitor::Watcher;
 
 volatile std::sig_atomic_t stop_requested = 0;
 

@@ -1,4 +1,4 @@
-#include "watcher.hpp"
+#include "monitor/watcher.hpp"
 
 #include "log/log.hpp"
 #include "midimesh_config.h"
@@ -9,10 +9,10 @@
 #include <algorithm>
 #include <stdexcept>
 
-namespace midimesh::meshtop {
+namespace midimesh::monitor {
 namespace {
 
-constexpr std::string_view component = "meshtop";
+constexpr std::string_view component = "monitor";
 
 // The protocol puts the monitor port right after a hub's two mesh ports.
 constexpr std::uint16_t monitor_offset = 2;
@@ -161,4 +161,4 @@ void Watcher::read_reports() {
   }
 }
 
-} // namespace midimesh::meshtop
+} // namespace midimesh::monitor

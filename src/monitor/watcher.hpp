@@ -3,7 +3,9 @@
 // nodes are; one ZeroMQ SUB socket is connected to the monitor port (base + 2) of every node
 // found. Every node keeps a standby hub, but only the active hub's monitor port carries status
 // reports, so after a failover the reports simply come from another connection: nothing to
-// follow. meshtop announces nothing and publishes nothing: it is not a node of the mesh.
+// follow. A watcher announces nothing and publishes nothing: it is not a node of the mesh.
+// meshtop shows what it hears; meshbench's join and failover trials read the nodes' roles from
+// it, so both tools hear the mesh the one way the protocol offers (PROTOCOL.md section 5).
 
 #include "discovery/discovery.hpp"
 #include "security/socket_security.hpp"
@@ -20,7 +22,7 @@ namespace midimesh::wire {
 struct Status;
 }
 
-namespace midimesh::meshtop {
+namespace midimesh::monitor {
 
 class Watcher final : public discovery::Listener {
 public:
@@ -63,4 +65,4 @@ private:
   std::uint64_t malformed_ = 0;
 };
 
-} // namespace midimesh::meshtop
+} // namespace midimesh::monitor
