@@ -120,7 +120,7 @@ FairnessResult run_fairness(const FairnessPlan& plan) {
   // The floods leave from their own I/O threads, as from other computers: in one context they
   // would hold up the honest senders' messages in this process, before the hub.
   zmq::context_t flood_context(1);
-  const std::uint16_t port = find_free_port_pair();
+  const std::uint16_t port = find_free_hub_ports();
   FairnessResult result;
   {
     HubProcess hub(plan.midimesh, port, plan.hub_log);

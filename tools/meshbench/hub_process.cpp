@@ -117,16 +117,19 @@ std::string ChildProcess::stop(int wait_ms) noexcept {
   return describe_status(status_) + " (after SIGKILL)";
 }
 
-std::uint16_t find_free_port_pair() {
+std::uint16_t find_free_hub_ports() {
+  // A hub binds three: inbound, outbound and its monitor (PROTOCOL.md section 1).
   for (int attempt = 0; attempt < 20; ++attempt) {
-    int first = -1, second = -1;
-    const std::uint16_t port = try_bind(0, first);
-    const bool ok = port != 0 && port < 65534 && try_bind(port + 1, second) == port + 1;
-    if (first >= 0) ::close(first);
-    if (second >= 0) ::close(second);
+    int fds[3] = {-1, -1, -1};
+    const std::uint16_t port = try_bind(0, fds[0]);
+    bool ok = port != 0 && port < 65533;
+    for (int i = 1; ok && i < 3; ++i)
+      ok = try_bind(static_cast<std::uint16_t>(port + i), fds[i]) == port + i;
+    for (const int fd : fds)
+      if (fd >= 0) ::close(fd);
     if (ok) return port;
   }
-  throw HubProcessError("found no free pair of ports on 127.0.0.1");
+  throw HubProcessError("found no three free consecutive ports on 127.0.0.1");
 }
 
 } // namespace meshbench

@@ -45,7 +45,7 @@ public:
              const std::vector<std::string>& extra = {});
 };
 
-// A base port P such that P and P + 1 are both free on 127.0.0.1 right now.
-std::uint16_t find_free_port_pair();
+// A base port P such that P, P + 1 and P + 2 (a hub's ports) are free on 127.0.0.1 right now.
+std::uint16_t find_free_hub_ports();
 
 } // namespace meshbench

@@ -87,7 +87,7 @@ JackRun run_jack_scenarios(const JackPlan& plan) {
   if (!::mkdtemp(dir_template)) throw BenchError("cannot create a directory in /tmp");
   const std::string dir = dir_template;
   const std::string node_log = dir + "/nodes.log";
-  const std::uint16_t port = find_free_port_pair();
+  const std::uint16_t port = find_free_hub_ports();
   HubProcess hub(plan.midimesh, port, plan.hub_log);
   std::printf("jack scenarios: hub pid %d on 127.0.0.1:%u, hub log %s, jackd and node logs in "
               "%s\n",

@@ -77,7 +77,7 @@ struct Options {
 const std::vector<std::string> unbudgeted = {"--sender-budget", "off"};
 
 void run_nodes(const Options& o, Report& report) {
-  const std::uint16_t port = find_free_port_pair();
+  const std::uint16_t port = find_free_hub_ports();
   char dir_template[] = "/tmp/meshbench-XXXXXX";
   if (!::mkdtemp(dir_template)) throw BenchError("cannot create a directory in /tmp");
   const std::string dir = dir_template;
@@ -191,7 +191,7 @@ std::string joined(int argc, char** argv) {
 
 void run(const Options& o, Report& report) {
   zmq::context_t context(o.io_threads);
-  const std::uint16_t port = o.port ? o.port : find_free_port_pair();
+  const std::uint16_t port = o.port ? o.port : find_free_hub_ports();
   HubProcess hub(o.midimesh, port, o.hub_log, unbudgeted);
   report.hub_pid = hub.pid();
   std::printf("hub pid %d on 127.0.0.1:%u/%u, log %s\n", hub.pid(), port, port + 1u,

@@ -41,7 +41,7 @@ std::string tag() {
 std::vector<std::string> automatic(const TrialsConfig& config, const std::string& mesh) {
   return {"--mesh",      mesh,
           "--bind",      "127.0.0.1",
-          "--port",      std::to_string(find_free_port_pair()),
+          "--port",      std::to_string(find_free_hub_ports()),
           "--log-level", config.log_level};
 }
 
@@ -117,7 +117,7 @@ JoinResult run_connect_join(const TrialsConfig& config) {
   JoinResult r;
   r.label = "connect";
   r.trials = config.trials;
-  const std::uint16_t port = find_free_port_pair();
+  const std::uint16_t port = find_free_hub_ports();
   const std::string hub_address = fmt::format("127.0.0.1:{}", port);
   HubProcess hub(config.midimesh, port, config.dir + "/join-hub.log");
   MeshRoles roles(port);

@@ -166,7 +166,7 @@ RtpRun run_rtp_scenarios(const RtpPlan& plan) {
   char dir_template[] = "/tmp/meshbench-rtp-XXXXXX";
   if (!::mkdtemp(dir_template)) throw BenchError("cannot create a directory in /tmp");
   const std::string dir = dir_template;
-  const std::uint16_t hub_port = find_free_port_pair();
+  const std::uint16_t hub_port = find_free_hub_ports();
   HubProcess hub(plan.midimesh, hub_port, plan.hub_log);
   RtpRun run;
   run.rtp_port = find_free_rtp_port();
