@@ -18,6 +18,9 @@ constexpr std::string_view component = "mesh";
 // two hubs that could not see each other (a partition, now healed) settle on one.
 constexpr std::uint64_t beacon_interval_us = 500'000;
 
+template <class... F> struct Overloaded : F... { using F::operator()...; };
+template <class... F> Overloaded(F...) -> Overloaded<F...>;
+
 std::string format_host(const std::string& host) {
   return host.find(':') != std::string::npos ? "[" + host + "]" : host;
 }
@@ -70,57 +73,68 @@ void Node::apply(const failover::Actions& actions, std::uint64_t now_us) {
 
 void Node::apply(const failover::Action& action, std::uint64_t now_us) {
   using namespace failover;
-  if (const auto* c = std::get_if<Connect>(&action)) {
-    const wire::HostPort address{c->host, c->port};
-    link_.connect(wire::publish_endpoint(address), wire::subscribe_endpoint(address));
-    own_address_ = wire::local_address_towards(c->host);
-    // Its proxy forwards to no one until it claims: what we send waits for its first hello.
-    if (!c->claimed) link_.hold_back();
-    log::info(component, "connecting to hub {} at {}:{} (term {}{})", peer_label(c->hub_id),
-              format_host(c->host), c->port, c->term, c->claimed ? "" : ", before its claim");
-    hub_switched(c->hub_change);
-  } else if (const auto* h = std::get_if<BecomeHub>(&action)) {
-    hub_->hold(peers_.nodes() + 1, h->hold_until_us, now_us);
-    link_.connect(hub_->local_publish(), hub_->local_subscribe());
-    hub_switched(h->hub_change);
-    log::info(component, "this node is now the hub of mesh \"{}\" (term {})", config_.mesh,
-              h->term);
-  } else if (const auto* a = std::get_if<AwaitAddress>(&action)) {
-    log::info(component, "waiting for discovery to tell where {} listens", peer_label(a->hub_id));
-  } else if (std::holds_alternative<Announce>(action)) {
-    announce();
-  } else if (std::holds_alternative<ReleaseLink>(action)) {
-    link_.release();
-    check_joined();
-  } else if (std::holds_alternative<HubAnswered>(action)) {
-    check_joined();
-  } else if (const auto* f = std::get_if<Forget>(&action)) {
-    peers_.remove(f->id);
-    if (f->our_hub) joined_ = false;
-  } else if (const auto* r = std::get_if<ReleaseNotes>(&action)) {
-    release_notes(r->sender, r->why);
-  } else if (const auto* s = std::get_if<HubSilent>(&action)) {
-    log::warn(component, "hub {} silent for {} ms: electing another", peer_label(s->id),
-              s->silent_ms);
-  } else if (const auto* r = std::get_if<RivalHeard>(&action)) {
-    log::info("mesh", "another hub claims this mesh: \"{}\" ({}), term {}; settling on one",
-              r->name, r->id, r->term);
-  } else if (const auto* r = std::get_if<Refuse>(&action)) {
-    ++counters_.refused_claims;
-    if (r->log)
-      log::warn(component, "refused a hub claim from {}: {}; the mesh keeps its hub{}",
-                peer_label(r->id), r->why, r->first ? "" : " (further refusals are only counted)");
-  } else if (const auto* o = std::get_if<OpenCheck>(&action)) {
-    open_probe(*o);
-  } else if (std::holds_alternative<CloseCheck>(action)) {
-    probe_.close();
-  } else if (const auto* k = std::get_if<SkipCheck>(&action)) {
-    log::warn(component, "{} claims the hub at {}:{}, where {} listens: not checking it",
-              peer_label(k->id), format_host(k->host), k->port, peer_label(k->owner));
-  } else if (const auto* a = std::get_if<ClaimAnswered>(&action)) {
-    log::info(component, "hub {} answered through its own proxy (term {})", peer_label(a->id),
-              a->term);
-  }
+  // One case per action: a new kind of action that the node does not apply does not compile.
+  std::visit(
+      Overloaded{
+          [&](const Connect& c) {
+            const wire::HostPort address{c.host, c.port};
+            link_.connect(wire::publish_endpoint(address), wire::subscribe_endpoint(address));
+            own_address_ = wire::local_address_towards(c.host);
+            // Its proxy forwards to no one until it claims: what we send waits for its hello.
+            if (!c.claimed) link_.hold_back();
+            log::info(component, "connecting to hub {} at {}:{} (term {}{})", peer_label(c.hub_id),
+                      format_host(c.host), c.port, c.term, c.claimed ? "" : ", before its claim");
+            hub_switched(c.hub_change);
+          },
+          [&](const BecomeHub& h) {
+            hub_->hold(peers_.nodes() + 1, h.hold_until_us, now_us);
+            link_.connect(hub_->local_publish(), hub_->local_subscribe());
+            hub_switched(h.hub_change);
+            log::info(component, "this node is now the hub of mesh \"{}\" (term {})", config_.mesh,
+                      h.term);
+          },
+          [&](const AwaitAddress& a) {
+            log::info(component, "waiting for discovery to tell where {} listens",
+                      peer_label(a.hub_id));
+          },
+          [&](const Announce&) { announce(); },
+          [&](const ReleaseLink&) {
+            link_.release();
+            check_joined();
+          },
+          [&](const HubAnswered&) { check_joined(); },
+          [&](const Forget& f) {
+            peers_.remove(f.id);
+            if (f.our_hub) joined_ = false;
+          },
+          [&](const ReleaseNotes& r) { release_notes(r.sender, r.why); },
+          [&](const HubSilent& s) {
+            log::warn(component, "hub {} silent for {} ms: electing another", peer_label(s.id),
+                      s.silent_ms);
+          },
+          [&](const RivalHeard& r) {
+            log::info("mesh", "another hub claims this mesh: \"{}\" ({}), term {}; settling on one",
+                      r.name, r.id, r.term);
+          },
+          [&](const Refuse& r) {
+            ++counters_.refused_claims;
+            if (r.log)
+              log::warn(component, "refused a hub claim from {}: {}; the mesh keeps its hub{}",
+                        peer_label(r.id), r.why,
+                        r.first ? "" : " (further refusals are only counted)");
+          },
+          [&](const OpenCheck& o) { open_probe(o); },
+          [&](const CloseCheck&) { probe_.close(); },
+          [&](const SkipCheck& k) {
+            log::warn(component, "{} claims the hub at {}:{}, where {} listens: not checking it",
+                      peer_label(k.id), format_host(k.host), k.port, peer_label(k.owner));
+          },
+          [&](const ClaimAnswered& a) {
+            log::info(component, "hub {} answered through its own proxy (term {})",
+                      peer_label(a.id), a.term);
+          },
+      },
+      action);
 }
 
 void Node::hub_switched(bool hub_change) {

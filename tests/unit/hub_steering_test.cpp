@@ -146,6 +146,21 @@ Member following_hub_1(bool better_follower = false) {
   return m;
 }
 
+// Hub `rival` (term `term`, whose proxy the directory knows) sends its beacon to our proxy at
+// `now`; its claim outranks ours, so it is checked at its proxy, answers, and the link moves to
+// it: exactly one connect, and no note released (the list would show it).
+void rival_wins(Member& m, int rival, std::uint64_t term, std::uint64_t now) {
+  const std::string id = node_id(rival), t = std::to_string(term);
+  const std::string at = host_of(rival) + ":" + std::to_string(port);
+  m.steering.on_beacon(id, hub_hello(term, rival), now, m.out);
+  CHECK(lines(m.out) == Lines{"rival " + id + " term " + t, "check " + id + " at " + at});
+  CHECK(m.steering.on_check_hello(hub_hello(term, rival), now + 100, m.out));
+  CHECK(lines(m.out) == Lines{"claim of " + id + " answered, term " + t,
+                              "connect " + id + " term " + t + " at " + at + " change",
+                              "close check"});
+  CHECK(m.steering.hub() == id);
+}
+
 } // namespace
 
 TEST_CASE("hub silence: the follower forgets its hub, releases only its notes and takes over") {
@@ -219,17 +234,11 @@ TEST_CASE("goodbye: the hub's clean exit hands over at once; a follower's change
 
 TEST_CASE("two hubs meeting: a follower checks the better rival's claim and moves once") {
   auto m = following_hub_1();
-  // Node 4's record is old (it was no hub then); its beacon says it is hub at term 3.
+  // Node 4's record is old (it was no hub then).
   m.steering.on_record(record(4, {host_of(4)}), false, 2'100, m.out);
   CHECK(m.out.empty());
-  m.steering.on_beacon(node_id(4), hub_hello(3, 4), 2'200, m.out);
-  CHECK(lines(m.out) ==
-        Lines{"rival " + node_id(4) + " term 3", "check " + node_id(4) + " at 10.0.0.4:5000"});
-  // Its own proxy answers: the higher term wins, one connect, no note released.
-  CHECK(m.steering.on_check_hello(hub_hello(3, 4), 2'300, m.out));
-  CHECK(lines(m.out) == Lines{"claim of " + node_id(4) + " answered, term 3",
-                              "connect " + node_id(4) + " term 3 at 10.0.0.4:5000 change",
-                              "close check"});
+  // Its beacon says it is hub at term 3; its own proxy answers: the higher term wins.
+  rival_wins(m, 4, 3, 2'200);
   // Hub 1 steps down and replays its last hub hellos into hub 4: no forgery, nothing to do.
   m.steering.on_hello(node_id(1), hub_hello(1, 1), false, 2'400, m.out);
   CHECK(m.out.empty());
@@ -254,13 +263,7 @@ TEST_CASE("two hubs meeting: a hub steps down for a rival of a higher term") {
   REQUIRE(lines(m.out) == Lines{"announce", "become hub term 1 hold until 1400"});
   m.steering.on_record(record(4, {host_of(4)}), false, 1'100, m.out);
   CHECK(m.out.empty());
-  m.steering.on_beacon(node_id(4), hub_hello(2, 4), 1'200, m.out);
-  CHECK(lines(m.out) ==
-        Lines{"rival " + node_id(4) + " term 2", "check " + node_id(4) + " at 10.0.0.4:5000"});
-  CHECK(m.steering.on_check_hello(hub_hello(2, 4), 1'300, m.out));
-  CHECK(lines(m.out) == Lines{"claim of " + node_id(4) + " answered, term 2",
-                              "connect " + node_id(4) + " term 2 at 10.0.0.4:5000 change",
-                              "close check"});
+  rival_wins(m, 4, 2, 1'200);
   CHECK_FALSE(m.steering.is_hub());
 }
 
@@ -312,23 +315,13 @@ TEST_CASE("a hub that comes back: the cut-off hub steps down for the new hub's h
   m.steering.steer(3'000, m.out);
   CHECK(m.out.empty()); // alone, still hub
   // Healed: node 2's beacon at term 2 reaches our proxy; its own proxy answers the check.
-  m.steering.on_beacon(node_id(2), hub_hello(2, 2), 4'000, m.out);
-  CHECK(lines(m.out) ==
-        Lines{"rival " + node_id(2) + " term 2", "check " + node_id(2) + " at 10.0.0.2:5000"});
-  CHECK(m.steering.on_check_hello(hub_hello(2, 2), 4'100, m.out));
-  CHECK(lines(m.out) == Lines{"claim of " + node_id(2) + " answered, term 2",
-                              "connect " + node_id(2) + " term 2 at 10.0.0.2:5000 change",
-                              "close check"});
+  rival_wins(m, 2, 2, 4'000);
 }
 
 TEST_CASE("a hub change releases no live player's notes, only a gone sender's") {
   auto m = following_hub_1();
   m.steering.on_record(record(4, {host_of(4)}), false, 2'100, m.out);
-  m.steering.on_beacon(node_id(4), hub_hello(3, 4), 2'200, m.out);
-  m.steering.on_check_hello(hub_hello(3, 4), 2'300, m.out);
-  for (const auto& action : m.out)
-    CHECK_FALSE(std::holds_alternative<ReleaseNotes>(action));
-  m.out.clear();
+  rival_wins(m, 4, 3, 2'200); // node 3 and hub 1 are alive: none of their notes released
   // Node 3, a player, expires later: its notes, and only its, are released.
   m.steering.peer_expired(node_id(3), 4'000, m.out);
   CHECK(lines(m.out) == Lines{"release notes of " + node_id(3) + ": it went silent"});
