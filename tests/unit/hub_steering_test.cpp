@@ -373,3 +373,17 @@ TEST_CASE("--connect: the hub at the given address is whoever answers, and its t
   CHECK(steering.tick(5'000, false, std::nullopt, out) == Attention::listening);
   CHECK(out.empty());
 }
+
+TEST_CASE("a hub known only from its followers is awaited until discovery says where it is") {
+  Member m(2);
+  // Node 3 follows hub 5 (term 4), which this node has neither heard nor found by mDNS.
+  m.steering.on_hello(node_id(3), node_hello(5, 4, 3), false, 100, m.out);
+  CHECK(lines(m.out) == Lines{"announce"}); // the startup grace: listening
+  m.steering.steer(1'000, m.out);
+  CHECK(lines(m.out) == Lines{"await address of " + node_id(5)});
+  m.steering.steer(1'100, m.out); // said once
+  CHECK(m.out.empty());
+  CHECK(m.steering.hub().empty());
+  m.steering.on_record(record(5, {host_of(5)}, true, 4), false, 1'200, m.out);
+  CHECK(lines(m.out) == Lines{"connect " + node_id(5) + " term 4 at 10.0.0.5:5000 ahead"});
+}
