@@ -72,8 +72,8 @@ wire::Hello Node::member_hello(const bridge::Member& member) const {
   h.program = fmt::format("RTP-MIDI through midimesh {}", MIDIMESH_VERSION);
   h.mesh = config_.mesh;
   h.eligible = false;
-  h.hub = target_;
-  h.term = term_;
+  h.hub = steering_.hub();
+  h.term = steering_.term();
   h.kind = "rtp";
   h.via = link_.id();
   return h;
@@ -134,8 +134,8 @@ void Node::report_members(std::uint64_t now_us) {
     s.program = "RTP-MIDI";
     s.mesh = config_.mesh;
     s.role = "node";
-    s.hub = target_;
-    s.term = term_;
+    s.hub = steering_.hub();
+    s.term = steering_.term();
     s.uptime_ms = (now_us - it->second.joined_us) / 1000; // meshtop's rates are timed by it
     s.midi_in = member.midi_in;
     s.midi_in_bytes = member.midi_in_bytes;

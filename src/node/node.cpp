@@ -42,7 +42,9 @@ std::string make_node_id() {
 
 Node::Node(NodeConfig config)
     : config_(std::move(config)), context_(1),
-      link_(context_, make_node_id(), config_.connections, config_.security) {
+      link_(context_, make_node_id(), config_.connections, config_.security),
+      steering_(
+          {link_.id(), config_.hub_timeout_us, config_.peer_timeout_us, config_.election_timing}) {
   now_us_ = steady_us();
   started_us_ = now_us_;
   log::info(component, "midimesh {} node \"{}\" id {}", MIDIMESH_VERSION, config_.name, link_.id());
@@ -339,7 +341,6 @@ void Node::on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t no
   peer.name = hello->name;
   peer.role = hello->role;
   peer.bridged = hello->kind != "node";
-  lost_.erase(peer.id); // a node we gave up for gone (a cut cable) is back
   if (first && peer.bridged) {
     log::info(component, "peer {} joined ({} member, through {})", peer_label(peer.id),
               hello->kind == "rtp" ? "RTP-MIDI" : hello->kind,
@@ -350,34 +351,10 @@ void Node::on_hello(const wire::Envelope& envelope, Peer& peer, std::uint64_t no
     // Answer at once so the newcomer learns about us without waiting a heartbeat.
     hello_now();
   }
-  if (peer.bridged) return; // in the peers' table, not in the election
-  if (election_) {
-    if (hello->role == wire::Role::hub && peer.id != target_) {
-      // An honest hub's hellos travel only through its own proxy, and this one came through
-      // our hub's. A hub that just stepped down replays its last second into its new hub: a
-      // rival we heard claim elsewhere is ignored without a fuss; anyone else forged it.
-      if (!rivals_seen_.contains(peer.id))
-        refuse_claim(peer.id, "it claims the hub in a hello through another hub's proxy");
-      return;
-    }
-    if (!election_->peer_seen(peer_state(peer.id, *hello), now_us)) {
-      refuse_claim(peer.id, fmt::format("term {} is beyond any election", hello->term));
-      return;
-    }
-    if (hello->hub_port) directory_[peer.id].port = hello->hub_port;
-    if (!hello->address.empty()) directory_[peer.id].announced = hello->address;
-  }
-  if (peer.id == target_ && !heard_target_) {
-    heard_target_ = true;
-    link_.release(); // its hello came through its proxy: it claimed, and forwards to us all
-    check_joined();
-  } else if (config_.mode == Mode::connect && hello->role == wire::Role::hub && target_.empty()) {
-    target_ = peer.id; // --connect: whoever runs the hub we were pointed at
-    heard_target_ = true;
-    check_joined();
-  }
-  if (config_.mode == Mode::connect && peer.id == target_) term_ = hello->term;
-  if (election_) steer(now_us);
+  // Whether it is our hub answering, a claim to refuse or news for the election.
+  failover::Actions actions;
+  steering_.on_hello(peer.id, *hello, peer.bridged, now_us, actions);
+  apply(actions, now_us);
 }
 
 void Node::on_beacon(const wire::Envelope& envelope, std::uint64_t now_us) {
@@ -386,27 +363,19 @@ void Node::on_beacon(const wire::Envelope& envelope, std::uint64_t now_us) {
     ++counters_.malformed;
     return;
   }
-  if (!election_ || hello->mesh != config_.mesh || envelope.sender == link_.id()) return;
-  // Anyone can publish a beacon: its claim is checked at the claimant's own proxy first.
-  if (!election_->peer_seen(peer_state(envelope.sender, *hello), now_us,
-                            election::Heard::second_hand)) {
-    refuse_claim(envelope.sender, fmt::format("term {} is beyond any election", hello->term));
-    return;
-  }
-  if (envelope.sender != target_ && !rivals_seen_.contains(envelope.sender)) {
-    rivals_seen_.insert(envelope.sender);
-    log::info("mesh", "another hub claims this mesh: \"{}\" ({}), term {}; settling on one",
-              hello->name, envelope.sender, hello->term);
-  }
-  lost_.erase(envelope.sender);
-  steer(now_us);
+  if (hello->mesh != config_.mesh) return;
+  failover::Actions actions;
+  steering_.on_beacon(envelope.sender, *hello, now_us, actions);
+  apply(actions, now_us);
 }
 
 void Node::on_goodbye(const wire::Envelope& envelope, std::uint64_t now_us) {
   const auto goodbye = wire::decode_goodbye(envelope.payload);
   const std::string label = peer_label(envelope.sender);
   log::info(component, "peer {} left ({})", label, goodbye ? goodbye->reason : "no reason given");
-  peer_lost(envelope.sender, "it left", now_us);
+  failover::Actions actions;
+  steering_.peer_lost(envelope.sender, "it left", now_us, actions);
+  apply(actions, now_us);
 }
 
 void Node::deliver(const std::string& sender, std::span<const std::uint8_t> midi,
@@ -453,7 +422,8 @@ void Node::flush_midi(std::uint64_t now_us) {
 }
 
 void Node::on_handshakes(std::uint64_t now_us) {
-  const std::string& host = config_.mode == Mode::connect ? config_.hub_address.host : target_host_;
+  const std::string& host =
+      config_.mode == Mode::connect ? config_.hub_address.host : steering_.hub_host();
   for (const MeshLink::Handshake outcome : link_.take_handshakes()) {
     if (outcome == MeshLink::Handshake::succeeded) continue;
     ++counters_.failed_handshakes;
@@ -507,13 +477,13 @@ void Node::on_publisher_readable() {
 
 void Node::check_joined() {
   // Joined once both directions work: the hub hears us and we hear the hub.
-  if (joined_ || !link_.ready() || !(heard_target_ || is_hub())) return;
+  if (joined_ || !link_.ready() || !(steering_.heard_hub() || is_hub())) return;
   joined_ = true;
   if (is_hub())
-    log::info(component, "joined the mesh as its hub (term {})", term_);
+    log::info(component, "joined the mesh as its hub (term {})", steering_.term());
   else
     log::info(component, "joined the mesh through hub {} (term {}), {} connection(s) each way",
-              peer_label(target_), term_, link_.connections());
+              peer_label(steering_.hub()), steering_.term(), link_.connections());
 }
 
 void Node::on_midi_input() {
@@ -576,27 +546,28 @@ void Node::tick(std::uint64_t now_us) {
                          "holds its connection 200 ms; the others carry the music meanwhile");
   }
   on_handshakes(now_us); // the same monitor reports them
-  if (election_) send_beacons(now_us);
+  if (steering_.electing()) send_beacons(now_us);
   if (rtp_) rtp_->tick(now_us); // its throttled log lines, when it has no timer of its own
   next_hello_us_ = now_us + (joined_ ? config_.heartbeat_us : joining_hello_us);
-  // Silence is only the peers' fault if we were listening: not after this process was frozen
-  // (SIGSTOP, a suspended laptop), nor while messages still wait unread in our queue.
-  const bool we_were_away = last_tick_us_ && now_us - last_tick_us_ > config_.peer_timeout_us;
-  last_tick_us_ = now_us;
-  if (we_were_away) peers_.heard_all(now_us);
   const bool backlog =
       link_.connected() && (link_.subscriber().get(zmq::sockopt::events) & ZMQ_POLLIN);
-  if (we_were_away || backlog) return;
-  if (election_) check_hub_alive(now_us);
+  const Peer* hub = peers_.find(steering_.hub());
+  failover::Actions actions;
+  const failover::Attention attention = steering_.tick(
+      now_us, backlog, hub ? std::optional(hub->last_heard_us) : std::nullopt, actions);
+  if (attention == failover::Attention::away) peers_.heard_all(now_us);
+  if (attention != failover::Attention::listening) return;
+  apply(actions, now_us); // a silent hub lost
   if (config_.mode == Mode::connect) check_link_alive(now_us);
   for (const Peer& peer : peers_.expire(now_us, config_.peer_timeout_us)) {
     log::warn(component, "peer {} went silent for {} ms; treating it as gone",
               peer.name.empty() ? peer.id : fmt::format("\"{}\" ({})", peer.name, peer.id),
               config_.peer_timeout_us / 1000);
-    release_notes(peer.id, "it went silent");
-    if (election_) election_->peer_lost(peer.id, now_us);
+    actions.clear();
+    steering_.peer_expired(peer.id, now_us, actions);
+    apply(actions, now_us);
   }
-  if (election_) steer(now_us);
+  if (steering_.electing()) steer(now_us);
 }
 
 void Node::check_link_alive(std::uint64_t now_us) {
@@ -604,7 +575,7 @@ void Node::check_link_alive(std::uint64_t now_us) {
   // itself) or that ZeroMQ closed our connection for a protocol error, such as one frame over
   // ZMQ_MAXMSGSIZE, after which it never reconnects: rebuild the link ourselves. Until the hub
   // was first heard there is nothing to rebuild.
-  if (target_.empty() || now_us < last_mesh_rx_us_ + config_.peer_timeout_us) return;
+  if (steering_.hub().empty() || now_us < last_mesh_rx_us_ + config_.peer_timeout_us) return;
   ++counters_.reconnects;
   last_mesh_rx_us_ = now_us;
   std::uint64_t suppressed = 0;
@@ -712,10 +683,10 @@ std::string Node::stats() const {
       counters_.midi_received_bytes, counters_.lost, counters_.malformed,
       counters_.version_mismatch, counters_.unknown_type, counters_.oversize_input,
       counters_.backend_rejected, counters_.publish_failed, queue_overflows,
-      counters_.released_notes, counters_.hub_changes, term_, peers_.peers().size(),
+      counters_.released_notes, counters_.hub_changes, steering_.term(), peers_.peers().size(),
       counters_.seq_resyncs, counters_.out_of_line, counters_.foreign_mesh, counters_.reconnects,
-      counters_.refused_claims, election_ ? election_->unanswered_count() : 0,
-      counters_.failed_handshakes, counters_.refused_peers);
+      counters_.refused_claims, steering_.unanswered_count(), counters_.failed_handshakes,
+      counters_.refused_peers);
 }
 
 } // namespace midimesh::node

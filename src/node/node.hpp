@@ -6,6 +6,7 @@
 #include "discovery/advertisement.hpp"
 #include "discovery/discovery.hpp"
 #include "election/election.hpp"
+#include "failover/hub_steering.hpp"
 #include "hub/hub.hpp"
 #include "log/throttle.hpp"
 #include "midi/midi_ports.hpp"
@@ -140,27 +141,23 @@ private:
   void on_ping(const wire::Envelope& envelope);
   void on_pong(const wire::Envelope& envelope);
 
-  // Who is hub, and where to connect (steering.cpp).
+  // Who is hub, and where to connect: failover::HubSteering decides, steering.cpp applies
+  // its actions to the sockets.
   void start_roles(std::uint64_t now_us);
   void steer(std::uint64_t now_us);
-  // claimed: hub_id claims the hub; false: connecting ahead to the node expected to claim.
-  void connect_to_hub(const std::string& hub_id, std::uint64_t term, bool claimed,
-                      std::uint64_t now_us);
-  void check_hub_alive(std::uint64_t now_us);
+  void apply(const failover::Actions& actions, std::uint64_t now_us);
+  void apply(const failover::Action& action, std::uint64_t now_us);
+  // The link now points at another hub (or a fresh connection to the same one).
+  void hub_switched(bool hub_change);
   void check_link_alive(std::uint64_t now_us); // --connect: rebuild a link ZeroMQ gave up
-  // Forgets the peer and releases the notes it left sounding (`why` says so in the log).
-  void peer_lost(const std::string& id, const std::string& why, std::uint64_t now_us);
   void announce();
   void send_beacons(std::uint64_t now_us);
-  // A claim heard second-hand is checked by connecting to the claimant's proxy beside the
-  // working link (ELECTION.md rule 1): opened and closed to match Election::checking().
-  void update_probe();
+  // A claim heard second-hand is checked by a SUB on the claimant's proxy beside the working
+  // link (ELECTION.md rule 1): what it hears goes to HubSteering::on_check_hello.
+  void open_probe(const failover::OpenCheck& check);
   void on_probe_readable(std::uint64_t now_us);
-  // Counts a refused claim and says so, once per sender.
-  void refuse_claim(const std::string& id, const std::string& why);
-  void report_unanswered();
   wire::Hello hello() const;
-  bool is_hub() const noexcept { return !target_.empty() && target_ == link_.id(); }
+  bool is_hub() const noexcept { return steering_.is_hub(); }
   void node_seen(const discovery::SeenNode& node) override;
   void node_gone(const std::string& id) override;
 
@@ -186,40 +183,21 @@ private:
   NodeCounters counters_;
   std::uint64_t next_hello_us_ = 0;      // the next tick
   std::uint64_t next_node_hello_us_ = 0; // a follower's next hello
-  std::uint64_t last_tick_us_ = 0;
-  bool joined_ = false;   // the hub hears us and we hear it
-  bool stopping_ = false; // SIGINT, SIGTERM or SIGHUP came: loop() returns
+  bool joined_ = false;                  // the hub hears us and we hear it
+  bool stopping_ = false;                // SIGINT, SIGTERM or SIGHUP came: loop() returns
   bool warned_retransmission_ = false;
 
-  std::optional<election::Election> election_; // none in connect mode
+  // Which hub the link follows, the election and failover: pure, fed what the loop hears.
+  failover::HubSteering steering_;
   std::unique_ptr<discovery::Discovery> discovery_;
-  struct Address {
-    std::vector<std::string> hosts; // from mDNS
-    std::string announced;          // from its hello: where it reaches its hub from
-    std::uint16_t port = 0;
-  };
-  static const std::string* best_host(const Address& address);
-  std::map<std::string, Address> directory_; // where each node's hub proxy listens
-  std::string own_address_;                  // where this node reaches its hub from, for its hello
-  std::string target_;                       // the hub our link is connected to (id)
-  std::uint64_t term_ = 0;                   // that hub's term
-  std::string target_host_;                  // the address we connected to (another node's)
-  bool target_claimed_ = false;              // it had claimed then (else: connected ahead)
-  bool heard_target_ = false;                // its hello came through our link
-  std::uint64_t target_since_us_ = 0;
-  std::string wanted_;         // the hub we would connect to, address unknown
-  std::set<std::string> lost_; // peers gone; mDNS may still show them
-  std::uint64_t now_us_ = 0;   // when the loop last woke: for discovery callbacks
+  std::string own_address_;  // where this node reaches its hub from, for its hello
+  std::uint64_t now_us_ = 0; // when the loop last woke: for discovery callbacks
   // While hub: a publisher connected to every other node's hub proxy, for the beacon.
   zmq::socket_t beacon_;
   std::set<std::string> beacon_endpoints_;
   std::uint64_t next_beacon_us_ = 0;
   std::uint64_t beacon_seq_ = 0;
-  std::set<std::string> rivals_seen_;
-  zmq::socket_t probe_; // a SUB on the proxy of the claim being checked
-  std::string probe_id_;
-  std::set<std::string> distrust_logged_; // claimants whose refused claim was logged
-  std::uint64_t unanswered_reported_ = 0;
+  zmq::socket_t probe_; // a SUB on the proxy of the claim being checked (steering_.checking())
 
   std::uint64_t started_us_ = 0;
   std::uint64_t next_status_us_ = 0;
@@ -243,9 +221,6 @@ private:
   std::map<std::string, bool> version_warned_;
   std::vector<std::vector<std::uint8_t>> input_batch_;
 };
-
-// What a peer's hello (or beacon) tells the election.
-election::PeerState peer_state(const std::string& id, const wire::Hello& hello);
 
 // A fresh random node id (wire::node_id_length hex digits).
 std::string make_node_id();

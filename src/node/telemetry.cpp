@@ -24,8 +24,8 @@ void Node::report(std::uint64_t now_us) {
   if (now_us < next_status_us_ || !link_.ready()) return;
   next_status_us_ = now_us + status_interval_us;
   // Ping first: the answer comes back through the hub within the round trip measured.
-  if (!is_hub() && !target_.empty()) {
-    const wire::Ping ping{target_, wall_clock_us()};
+  if (!is_hub() && !steering_.hub().empty()) {
+    const wire::Ping ping{steering_.hub(), wall_clock_us()};
     (void)link_.publish(wire::MessageType::ping, wire::encode_payload(ping), ping.t0);
   }
   wire::Status s;
@@ -34,8 +34,8 @@ void Node::report(std::uint64_t now_us) {
   s.program = std::string("midimesh ") + MIDIMESH_VERSION;
   s.mesh = config_.mesh;
   s.role = is_hub() ? "hub" : "node";
-  s.hub = target_;
-  s.term = term_;
+  s.hub = steering_.hub();
+  s.term = steering_.term();
   s.uptime_ms = (now_us - started_us_) / 1000;
   s.midi_in = counters_.midi_received;
   s.midi_in_bytes = counters_.midi_received_bytes;
@@ -78,7 +78,7 @@ void Node::on_pong(const wire::Envelope& envelope) {
     ++counters_.malformed;
     return;
   }
-  if (pong->to != link_.id() || envelope.sender != target_) return;
+  if (pong->to != link_.id() || envelope.sender != steering_.hub()) return;
   const std::uint64_t now = wall_clock_us();
   if (now < pong->t0) return; // our clock stepped back: no measurement
   rtt_us_ = static_cast<std::int64_t>(now - pong->t0);
