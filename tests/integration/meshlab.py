@@ -723,26 +723,31 @@ def main(test_fn: Callable[[], None]) -> None:
     if os.geteuid() == 0 and os.nice(0) == 0:
         os.nice(-10)
     code = 1
+    why = ""
     try:
         test_fn()
         code = 0
     except Skip:
         code = SKIP_CODE  # skip() printed the reason
     except Terminated:
-        print("FAIL: terminated by SIGTERM (meson timeout?)", flush=True)
+        why = "FAIL: terminated by SIGTERM (meson timeout?)"
     except Failure as e:
         traceback.print_exc(file=sys.stdout)  # one stream: meson shows it in order
-        print(f"FAIL: {e}", flush=True)
+        why = f"FAIL: {e}"
     except BaseException:  # noqa: B036 - any error, KeyboardInterrupt too, is a failed test
         traceback.print_exc(file=sys.stdout)  # one stream: meson shows it in order
-        print("FAIL: unexpected exception", flush=True)
+        why = "FAIL: unexpected exception"
     finally:
         for lab in _labs:
             lab.close()  # a Lab used without `with` still ends its processes
+    if why:
+        print(why, flush=True)
     if code == 1:
         for lab in _labs:
             if lab.procs:
                 print(f"=== logs of lab {lab.id}, kept in {lab.dir}:\n{lab.report()}")
+        # Again at the end: meson shows only a long log's last 100 lines.
+        print(why, flush=True)
     elif not os.environ.get("MESHLAB_KEEP"):
         for lab in _labs:
             lab.remove_dir()
