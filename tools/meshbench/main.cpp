@@ -1,6 +1,7 @@
 // meshbench: how much MIDI a real midimesh hub forwards and how late, against plain ZeroMQ
-// PUB->SUB without a hub, on loopback. Starts the hub as a child process, runs every scenario
-// with in-process clients, prints a table and optionally writes JSON.
+// XPUB->XSUB (the sockets of a node's MeshLink) without a hub, on loopback. Starts the hub as a
+// child process, runs every scenario with in-process clients, prints a table and optionally writes
+// JSON.
 
 #include "fairness.hpp"
 #include "hub_process.hpp"

@@ -345,7 +345,7 @@ std::optional<PairRatios> pair_ratios(const Report& report) {
 std::string format_table(const Report& report) {
   const bool hub_ran = !report.throughput.empty() || !report.latency.empty();
   std::string out =
-      hub_ran ? fmt::format("meshbench: {} (hub pid {}, {}) vs direct ZeroMQ PUB->SUB, tcp "
+      hub_ran ? fmt::format("meshbench: {} (hub pid {}, {}) vs direct ZeroMQ XPUB->XSUB, tcp "
                             "127.0.0.1, {} cores shared\n",
                             report.midimesh, report.hub_pid, report.hub_exit, report.cores)
               : fmt::format("meshbench: {}, 127.0.0.1, {} cores shared\n", report.midimesh,
