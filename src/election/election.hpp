@@ -74,6 +74,8 @@ public:
   Decision decide(std::uint64_t now_us);
 
   const Candidate& self() const noexcept { return self_; }
+  // The peer counts now (seen, and not lost since).
+  bool knows(const std::string& id) const { return peers_.contains(id); }
   // The highest term seen anywhere, ours included.
   std::uint64_t highest_term() const noexcept;
   // The last decision; empty before the first decide().

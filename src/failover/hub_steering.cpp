@@ -133,9 +133,12 @@ void HubSteering::update_check(Actions& out) {
   if (!host || !it->second.port) return; // checked once discovery says where it listens
   // A claim pointing at another node's proxy would be "answered" by whatever travels there
   // (the claimant's own forged hellos included): only the claimant's own proxy can answer.
+  // A node gone from the election owns its old address no more: a node restarted on the same
+  // computer binds the same port under a new id (the directory keeps every address it saw).
   for (const auto& [other, address] : directory_) {
     const std::string* other_host = best_host(address);
-    if (other != id && other_host && *other_host == *host && address.port == it->second.port) {
+    if (other != id && election_->knows(other) && other_host && *other_host == *host &&
+        address.port == it->second.port) {
       if (distrust_logged_.insert(id).second)
         out.push_back(SkipCheck{id, *host, it->second.port, other});
       return;

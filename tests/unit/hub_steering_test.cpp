@@ -387,3 +387,28 @@ TEST_CASE("a hub known only from its followers is awaited until discovery says w
   m.steering.on_record(record(5, {host_of(5)}, true, 4), false, 1'200, m.out);
   CHECK(lines(m.out) == Lines{"connect " + node_id(5) + " term 4 at 10.0.0.5:5000 ahead"});
 }
+
+TEST_CASE("a node restarted on the same computer: its claim is checked where its old id listened") {
+  auto m = following_hub_1();
+  // Node 5 runs on node 3's computer, at node 3's port: a second program there, or node 3
+  // restarted under a new id. It claims the hub (term 3) by its beacon.
+  const std::string at = host_of(3) + ":" + std::to_string(port);
+  SECTION("while node 3 lives, the address is node 3's: not checked") {
+    m.steering.on_record(record(5, {host_of(3)}), false, 2'100, m.out);
+    CHECK(m.out.empty());
+    m.steering.on_beacon(node_id(5), hub_hello(3, 5), 2'200, m.out);
+    CHECK(lines(m.out) ==
+          Lines{"rival " + node_id(5) + " term 3",
+                "skip check of " + node_id(5) + " at " + host_of(3) + " (" + node_id(3) + "'s)"});
+    CHECK(m.steering.hub() == node_id(1));
+  }
+  SECTION("once node 3 is gone (SIGKILL: silent, no goodbye), the claim is checked") {
+    m.steering.peer_expired(node_id(3), 2'050, m.out);
+    CHECK(lines(m.out) == Lines{"release notes of " + node_id(3) + ": it went silent"});
+    m.steering.on_record(record(5, {host_of(3)}), false, 2'100, m.out);
+    CHECK(m.out.empty());
+    m.steering.on_beacon(node_id(5), hub_hello(3, 5), 2'200, m.out);
+    CHECK(lines(m.out) ==
+          Lines{"rival " + node_id(5) + " term 3", "check " + node_id(5) + " at " + at});
+  }
+}
