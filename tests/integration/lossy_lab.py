@@ -54,27 +54,11 @@ class LossyMesh:
 
     def set_loss(self, per_mille: int) -> None:
         """Drop per_mille / 1000 of the TCP packets on each player's cable, each way (0: none)."""
-        switch = self.player_hosts[0].cable[0]
-        rules = "add table bridge impair\nflush table bridge impair\n"
-        if per_mille > 0:
-            rules += ("add chain bridge impair forward "
-                      "{ type filter hook forward priority 0; }\n")
-            for host in self.player_hosts:
-                port = host.cable[1]
-                for way in ("iifname", "oifname"):
-                    rules += (f"add rule bridge impair forward {way} {port} meta l4proto tcp "
-                              f"numgen random mod 1000 < {per_mille} counter drop\n")
-        r = subprocess.run(["ip", "netns", "exec", switch, "nft", "-f", "-"], input=rules,
-                           text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        if r.returncode != 0:
-            fail(f"nft in {switch}: {r.stdout.strip()}\n{rules}")
+        set_cable_loss(self.player_hosts, per_mille)
 
     def dropped(self) -> int:
         """Packets the loss rules have dropped since set_loss()."""
-        switch = self.player_hosts[0].cable[0]
-        r = subprocess.run(["ip", "netns", "exec", switch, "nft", "list", "table", "bridge",
-                            "impair"], capture_output=True, text=True)
-        return sum(int(n) for n in re.findall(r"counter packets (\d+)", r.stdout))
+        return cable_drops(self.player_hosts)
 
     def stream(self, seconds: float, rate: float = 1000) -> dict:
         """meshbench's timed stream p1 -> p2; its JSON summary (latencies in ms)."""
@@ -88,3 +72,30 @@ class LossyMesh:
         if code != 0 or not out.exists():
             fail(f"meshbench exited with {code}:\n{bench.tail()}")
         return json.loads(out.read_text())
+
+
+def set_cable_loss(hosts: list[Host], per_mille: int) -> None:
+    """Drop per_mille / 1000 of the TCP packets on each of `hosts`' cables (hosts of one
+    Lab.hosts call), each way, at the switch; 0 removes the rules. Replaces earlier rules."""
+    switch = hosts[0].cable[0]
+    rules = "add table bridge impair\nflush table bridge impair\n"
+    if per_mille > 0:
+        rules += ("add chain bridge impair forward "
+                  "{ type filter hook forward priority 0; }\n")
+        for host in hosts:
+            port = host.cable[1]
+            for way in ("iifname", "oifname"):
+                rules += (f"add rule bridge impair forward {way} {port} meta l4proto tcp "
+                          f"numgen random mod 1000 < {per_mille} counter drop\n")
+    r = subprocess.run(["ip", "netns", "exec", switch, "nft", "-f", "-"], input=rules,
+                       text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        fail(f"nft in {switch}: {r.stdout.strip()}\n{rules}")
+
+
+def cable_drops(hosts: list[Host]) -> int:
+    """Packets the rules of set_cable_loss have dropped since they were last set."""
+    switch = hosts[0].cable[0]
+    r = subprocess.run(["ip", "netns", "exec", switch, "nft", "list", "table", "bridge",
+                        "impair"], capture_output=True, text=True)
+    return sum(int(n) for n in re.findall(r"counter packets (\d+)", r.stdout))

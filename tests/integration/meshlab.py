@@ -196,6 +196,7 @@ class Proc:
         self._lines: list[str] = []  # complete lines read so far
         self._partial = ""  # text after the last newline
         self._offset = 0  # bytes of the log read so far
+        self._role: tuple[tuple[str, str | None], int] = (("none", None), 0)  # role(), lines read
         try:
             self._popen = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
@@ -499,11 +500,13 @@ class Lab:
                                             "--no-chroot", "--no-rlimits"])
         avahi.wait_for_line(r"Server startup complete", timeout=10)
 
-    def hosts(self, n: int, prefix: str = "ml", daemons: bool = True) -> list["Host"]:
+    def hosts(self, n: int, prefix: str = "ml", daemons: bool = True,
+              jack: bool = True) -> list["Host"]:
         """n "hosts" on one machine: network namespaces joined by a bridge, each with its own
         D-Bus, avahi-daemon (real multicast mDNS across the bridge) and JACK server.
         daemons=False: none of these (nodes joined with --connect, socket MIDI): on a shared
-        machine three idle JACK servers are noise in a latency measurement.
+        machine three idle JACK servers are noise in a latency measurement. jack=False: D-Bus
+        and avahi-daemon but no JACK server (zero-config nodes on socket MIDI).
 
         Namespaces are named <prefix><unique>h1..hn, the bridge's <prefix><unique>-sw; host i
         has 10.250.0.(10+i)/24 on its eth0, whose other end <prefix><unique>v<i> (at most 15
@@ -515,7 +518,8 @@ class Lab:
         Needs root; tests that use it must not run in parallel with start_avahi tests (they
         make `lo` multicast, harmless here, but keep them apart anyway: is_parallel false).
         """
-        needed = ("ip", "avahi-daemon", "dbus-daemon", "jackd", "jack_wait") if daemons else ("ip",)
+        needed = ("ip", "avahi-daemon", "dbus-daemon", *(("jackd", "jack_wait") if jack else ())
+                  ) if daemons else ("ip",)
         for tool in needed:
             if not shutil.which(tool):
                 skip(f"{tool} is not installed (tools/install-deps installs it)")
@@ -571,7 +575,7 @@ class Lab:
         wait_until(forwarding, 10, "the bridge ports to come up")
         if daemons:
             for h in hosts:
-                h._start_daemons()
+                h._start_daemons(jack)
             for h in hosts:
                 h._wait_daemons()
         return hosts
@@ -660,19 +664,21 @@ class Host:
     def heal(self) -> None:
         subprocess.run(["ip", "-n", self._switch, "link", "set", self._veth, "up"], check=True)
 
-    def _start_daemons(self) -> None:
+    def _start_daemons(self, jack: bool) -> None:
         # The system bus exactly as the system's (same config), on this host's /run/dbus.
         bus = self.spawn(f"{self.name}-dbus", ["dbus-daemon", "--system", "--nofork",
                                                "--nopidfile"])
         conf = self.dir / "avahi-daemon.conf"
         conf.write_text(_AVAHI_CONF.replace("host-name=midimesh-lab", f"host-name={self.name}")
                         .replace("allow-interfaces=lo", "allow-interfaces=eth0"))
-        jackd = self.spawn(f"{self.name}-jackd", ["jackd", "--no-realtime", "-n", self.jack_server,
-                                                  "-d", "dummy", "-r", "48000", "-p", "512"])
-        self._daemons = [bus, jackd]
+        self._daemons = [bus]
+        if jack:
+            self._daemons.append(self.spawn(f"{self.name}-jackd", [
+                "jackd", "--no-realtime", "-n", self.jack_server, "-d", "dummy", "-r", "48000",
+                "-p", "512"]))
 
     def _wait_daemons(self) -> None:
-        bus, jackd = self._daemons
+        bus, *jack = self._daemons
         sock = self.dir / "run/dbus/system_bus_socket"
         wait_until(lambda: sock.exists() or not bus.alive(), 10, f"{self.name}'s D-Bus")
         if not bus.alive():
@@ -680,9 +686,10 @@ class Host:
         # Foreground: it stays our child, ended by PID with the lab.
         avahi = self.spawn(f"{self.name}-avahi", ["avahi-daemon", "-f", self.dir / "avahi-daemon.conf",
                                                   "--no-drop-root", "--no-chroot", "--no-rlimits"])
-        ready = self.run(["jack_wait", "-s", self.jack_server, "-w", "-t", "10"], timeout=20)
-        if ready.returncode != 0 or not jackd.alive():
-            fail(f"{self.name}: jackd did not start: {ready.stdout.strip()}\n{jackd.tail()}")
+        for jackd in jack:
+            ready = self.run(["jack_wait", "-s", self.jack_server, "-w", "-t", "10"], timeout=20)
+            if ready.returncode != 0 or not jackd.alive():
+                fail(f"{self.name}: jackd did not start: {ready.stdout.strip()}\n{jackd.tail()}")
         avahi.wait_for_line(r"Server startup complete", timeout=10)
         self._daemons.append(avahi)
 
@@ -827,11 +834,15 @@ _ROLE_LINES = [
 def role(node: Proc) -> tuple[str, str | None]:
     """A zero-config node's role by its log: ("hub", None), ("follow", hub id) once joined,
     ("connecting", hub id), ("electing", None) after its hub went silent, or ("none", None)."""
-    state: tuple[str, str | None] = ("none", None)
-    for line in node.lines():
+    # Only the lines written since the last call are read: tools/chaos asks every node many
+    # times a second for minutes.
+    node._refresh()
+    state, seen = node._role
+    for line in node._lines[seen:]:
         for name, pattern in _ROLE_LINES:
             if m := pattern.search(line):
                 state = (name, m.group(1) if m.groups() else None)
+    node._role = (state, len(node._lines))
     return state
 
 
