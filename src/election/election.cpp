@@ -178,7 +178,8 @@ std::optional<Election::HubClaim> Election::claim_to_check(const std::optional<H
 
 void Election::check_claims(std::uint64_t now_us) {
   for (;;) {
-    const auto claim = claim_to_check(best_hub_claim(), now_us);
+    const auto best = best_hub_claim();
+    const auto claim = claim_to_check(best, now_us);
     if (!claim) {
       checking_id_.clear();
       return;
@@ -187,7 +188,8 @@ void Election::check_claims(std::uint64_t now_us) {
       checking_id_ = claim->candidate->id;
       checking_since_us_ = now_us;
     }
-    const std::uint64_t deadline_us = checking_since_us_ + timing_.claim_timeout_us;
+    const std::uint64_t deadline_us =
+        checking_since_us_ + (best ? timing_.check_timeout_us : timing_.claim_timeout_us);
     if (now_us < deadline_us) return;
     unanswered_[checking_id_] = deadline_us;
     ++unanswered_count_;

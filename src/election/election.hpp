@@ -56,6 +56,11 @@ struct Timing {
   // How long the elected node may take to claim the hub before the next candidate stops
   // waiting for it (it may have died before it could).
   std::uint64_t claim_timeout_us = 1'000'000;
+  // A check beside a working hub waits longer: nothing hangs on it, and its TCP connection may
+  // need SYN retransmissions (after 1 s, then 3 s more) when a healed cable's neighbour entry
+  // is stale. Given up too soon, the claim is not checked again for recheck_us, and a healed
+  // split stays split that long (tools/chaos saw 11 s).
+  std::uint64_t check_timeout_us = 4'500'000;
   // A claim that did not answer a check is not checked again before this: a forger repeating
   // its claim costs one connection attempt per recheck, not one per message.
   std::uint64_t recheck_us = 10'000'000;

@@ -108,10 +108,7 @@ void HubSteering::report_unanswered(Actions& out) {
   unanswered_reported_ = count;
   for (const auto& [id, when] : election_->unanswered())
     if (!distrust_logged_.contains(id))
-      refuse(id,
-             "it did not answer through its own hub proxy within " +
-                 std::to_string(config_.timing.claim_timeout_us / 1000) + " ms",
-             out);
+      refuse(id, "it did not answer through its own hub proxy in time", out);
 }
 
 void HubSteering::close_check(Actions& out) {
