@@ -1,5 +1,7 @@
 #include "node/peer_table.hpp"
 
+#include <algorithm>
+
 namespace midimesh::node {
 
 // The trust in the sender's numbering is the protocol's (wire/sequence_line); what is counted
@@ -10,12 +12,18 @@ Arrival PeerTable::arrive(const std::string& id, std::uint64_t seq, std::uint64_
   Peer& peer = it->second;
   peer.last_heard_us = now_us;
   if (inserted) {
-    // A peer is first heard mid-stream: what it sent before we joined is not a loss.
     peer.id = id;
-    peer.numbering = wire::first_heard(seq);
     arrival.new_peer = true;
-    ++peer.received;
-    return arrival;
+    const auto back = std::find_if(departed_.begin(), departed_.end(),
+                                   [&id](const auto& d) { return d.first == id; });
+    if (back == departed_.end()) {
+      // A peer is first heard mid-stream: what it sent before we joined is not a loss.
+      peer.numbering = wire::first_heard(seq);
+      ++peer.received;
+      return arrival;
+    }
+    peer.numbering = back->second; // back: the rule below counts what it sent meanwhile
+    departed_.erase(back);
   }
   const wire::LineStep step = wire::advance(peer.numbering, seq, rule_);
   if (step.out_of_line) {
@@ -57,6 +65,8 @@ std::vector<Peer> PeerTable::expire(std::uint64_t now_us, std::uint64_t timeout_
   std::vector<Peer> gone;
   for (auto it = peers_.begin(); it != peers_.end();) {
     if (now_us >= it->second.last_heard_us + timeout_us) {
+      if (departed_.size() == remembered) departed_.erase(departed_.begin());
+      departed_.emplace_back(it->first, it->second.numbering);
       gone.push_back(std::move(it->second));
       it = peers_.erase(it);
     } else {

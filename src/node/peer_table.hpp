@@ -72,8 +72,11 @@ public:
   const std::map<std::string, Peer>& peers() const noexcept { return peers_; }
   // Peers that are nodes themselves (not bridged members): those that attach to a hub.
   std::size_t nodes() const noexcept;
-  // Removes and returns the peers not heard from for timeout_us.
+  // Removes and returns the peers not heard from for timeout_us. Their numbering is kept (the
+  // last `remembered` of them): one that comes back (a cable healed, a laptop woke up, a split
+  // mesh joined again) resumes its line, and what it sent meanwhile is counted lost.
   std::vector<Peer> expire(std::uint64_t now_us, std::uint64_t timeout_us);
+  static constexpr std::size_t remembered = 256;
   bool remove(const std::string& id);
   // Counts every peer as heard now: for when this node, not its peers, was silent.
   void heard_all(std::uint64_t now_us);
@@ -87,6 +90,8 @@ private:
   std::uint64_t quiet_us_;
   SequenceRule rule_;
   std::map<std::string, Peer> peers_;
+  // Expired peers' lines, oldest first; a goodbye's sender never comes back under its id.
+  std::vector<std::pair<std::string, wire::SequenceLine>> departed_;
 };
 
 } // namespace midimesh::node

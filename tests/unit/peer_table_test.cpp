@@ -73,6 +73,31 @@ TEST_CASE("peers not heard for the timeout expire; others stay") {
   CHECK(table.find("b") != nullptr);
 }
 
+TEST_CASE("an expired peer that comes back resumes its line: what it sent meanwhile is lost") {
+  PeerTable table;
+  table.arrive("a", 0, 0);
+  table.arrive("a", 1, 10);
+  REQUIRE(table.expire(2'000, 1'000).size() == 1); // its cable was cut
+  // Healed: its messages 2 to 99 went nowhere. Heard as a peer again at once.
+  const auto back = table.arrive("a", 100, 5'000);
+  CHECK(back.new_peer);
+  CHECK_FALSE(back.stale);
+  CHECK(back.lost == 0); // not trusted before its next message
+  const auto next = table.arrive("a", 101, 5'010);
+  CHECK(next.lost == 98);
+  CHECK(next.burst_started);
+  CHECK(table.find("a")->lost == 98);
+  // A peer never seen before is no such case, nor one remembered no longer.
+  CHECK(table.arrive("b", 100, 5'000).lost == 0);
+  CHECK(table.arrive("b", 101, 5'010).lost == 0);
+  for (std::size_t i = 0; i <= PeerTable::remembered; ++i)
+    table.arrive("p" + std::to_string(i), 0, 6'000);
+  table.arrive("a", 102, 6'000);
+  REQUIRE(table.expire(9'000, 1'000).size() == PeerTable::remembered + 3);
+  table.arrive("a", 200, 10'000);
+  CHECK(table.arrive("a", 201, 10'010).lost == 0); // "a" expired first: forgotten
+}
+
 TEST_CASE("after this node was away, every peer counts as just heard") {
   PeerTable table;
   table.arrive("a", 0, 0);
