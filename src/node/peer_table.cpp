@@ -65,8 +65,7 @@ std::vector<Peer> PeerTable::expire(std::uint64_t now_us, std::uint64_t timeout_
   std::vector<Peer> gone;
   for (auto it = peers_.begin(); it != peers_.end();) {
     if (now_us >= it->second.last_heard_us + timeout_us) {
-      if (departed_.size() == remembered) departed_.erase(departed_.begin());
-      departed_.emplace_back(it->first, it->second.numbering);
+      remember(it->second);
       gone.push_back(std::move(it->second));
       it = peers_.erase(it);
     } else {
@@ -89,7 +88,16 @@ std::size_t PeerTable::nodes() const noexcept {
 }
 
 bool PeerTable::remove(const std::string& id) {
-  return peers_.erase(id) > 0;
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return false;
+  remember(it->second);
+  peers_.erase(it);
+  return true;
+}
+
+void PeerTable::remember(const Peer& peer) {
+  if (departed_.size() == remembered) departed_.erase(departed_.begin());
+  departed_.emplace_back(peer.id, peer.numbering);
 }
 
 std::vector<BurstReport> PeerTable::finished_bursts(std::uint64_t now_us) {

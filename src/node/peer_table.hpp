@@ -72,9 +72,10 @@ public:
   const std::map<std::string, Peer>& peers() const noexcept { return peers_; }
   // Peers that are nodes themselves (not bridged members): those that attach to a hub.
   std::size_t nodes() const noexcept;
-  // Removes and returns the peers not heard from for timeout_us. Their numbering is kept (the
-  // last `remembered` of them): one that comes back (a cable healed, a laptop woke up, a split
-  // mesh joined again) resumes its line, and what it sent meanwhile is counted lost.
+  // Removes and returns the peers not heard from for timeout_us. The numbering of a peer
+  // expired or removed is kept (the last `remembered` of them): one that comes back (a cable
+  // healed, a laptop woke up, a hub given up for silent that was only moving to another hub)
+  // resumes its line, and what it sent meanwhile is counted lost.
   std::vector<Peer> expire(std::uint64_t now_us, std::uint64_t timeout_us);
   static constexpr std::size_t remembered = 256;
   bool remove(const std::string& id);
@@ -84,13 +85,14 @@ public:
   std::vector<BurstReport> finished_bursts(std::uint64_t now_us);
 
 private:
+  void remember(const Peer& peer);
   void moved(Peer& peer, std::uint64_t from, std::uint64_t to, std::uint64_t now_us,
              Arrival& arrival);
 
   std::uint64_t quiet_us_;
   SequenceRule rule_;
   std::map<std::string, Peer> peers_;
-  // Expired peers' lines, oldest first; a goodbye's sender never comes back under its id.
+  // Departed peers' lines, oldest first.
   std::vector<std::pair<std::string, wire::SequenceLine>> departed_;
 };
 

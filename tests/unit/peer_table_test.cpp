@@ -98,6 +98,14 @@ TEST_CASE("an expired peer that comes back resumes its line: what it sent meanwh
   CHECK(table.arrive("a", 201, 10'010).lost == 0); // "a" expired first: forgotten
 }
 
+TEST_CASE("a hub given up for silent that comes back through another hub resumes its line") {
+  PeerTable table;
+  table.arrive("hub", 10, 0);
+  REQUIRE(table.remove("hub")); // silent 400 ms: it was moving to the new hub
+  table.arrive("hub", 15, 500); // heard again through the new hub, 4 messages later
+  CHECK(table.arrive("hub", 16, 510).lost == 4);
+}
+
 TEST_CASE("after this node was away, every peer counts as just heard") {
   PeerTable table;
   table.arrive("a", 0, 0);
