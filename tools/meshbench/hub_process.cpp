@@ -1,5 +1,6 @@
 #include "hub_process.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -45,6 +46,8 @@ std::vector<std::string> hub_args(const std::string& midimesh, std::uint16_t por
                                   const std::vector<std::string>& extra) {
   std::vector<std::string> args = {midimesh,    "--hub",  "--no-midi",         "--bind",
                                    "127.0.0.1", "--port", std::to_string(port)};
+  if (std::find(extra.begin(), extra.end(), "--mesh") == extra.end())
+    args.insert(args.end(), {"--mesh", bench_mesh()});
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }
@@ -115,6 +118,10 @@ std::string ChildProcess::stop(int wait_ms) noexcept {
   ::waitpid(pid_, &status_, 0);
   pid_ = -1;
   return describe_status(status_) + " (after SIGKILL)";
+}
+
+std::string bench_mesh() {
+  return fmt::format("meshbench-{}", ::getpid());
 }
 
 std::uint16_t find_free_hub_ports() {

@@ -48,4 +48,8 @@ public:
 // A base port P such that P, P + 1 and P + 2 (a hub's ports) are free on 127.0.0.1 right now.
 std::uint16_t find_free_hub_ports();
 
+// The mesh of the hubs and nodes meshbench starts: never "default", where a forced hub announced
+// by mDNS would take over the musicians' (or tests') nodes on this computer.
+std::string bench_mesh();
+
 } // namespace meshbench

@@ -37,7 +37,7 @@ public:
           std::vector<std::string>{plan.midimesh, "--connect",
                                    fmt::format("127.0.0.1:{}", hub_port), "--midi-api", "jack",
                                    "--port-name", node_port_name(n), "--name", node_port_name(n),
-                                   "--log-level", "warning"},
+                                   "--mesh", bench_mesh(), "--log-level", "warning"},
           log_path, true));
   }
   ~Nodes() {

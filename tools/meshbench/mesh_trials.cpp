@@ -46,7 +46,7 @@ std::vector<std::string> automatic(const TrialsConfig& config, const std::string
 }
 
 std::vector<std::string> connect(const TrialsConfig& config, const std::string& hub_address) {
-  return {"--connect", hub_address, "--log-level", config.log_level};
+  return {"--connect", hub_address, "--mesh", bench_mesh(), "--log-level", config.log_level};
 }
 
 // Waits until the nodes' reports agree on one hub; its name, or nullopt after the bound or

@@ -32,7 +32,7 @@ NodeFleet::NodeFleet(const FleetConfig& config)
     std::vector<std::string> args = {config.midimesh, "--connect",   hub,  "--midi-api",
                                      "socket",        "--port-name", path, "--log-level",
                                      "warning"};
-    args.insert(args.end(), {"--name", fmt::format("bench-node{}", n)});
+    args.insert(args.end(), {"--name", fmt::format("bench-node{}", n), "--mesh", bench_mesh()});
     if (n < config.extra_args.size())
       args.insert(args.end(), config.extra_args[n].begin(), config.extra_args[n].end());
     nodes_.push_back(std::make_unique<ChildProcess>(std::move(args), config.log_path, true));
