@@ -50,8 +50,10 @@ def settle(nodes: dict[str, Proc], what: str) -> str:
 
 
 def stream(lab: Lab, a: str, b: str, during=None) -> None:
-    """COUNT messages each way between followers a and b at RATE; calls during() once both
-    streams flow. Checks each arrives complete, in order, without a long gap."""
+    """COUNT messages each way between followers a and b at RATE; once both streams flow, calls
+    during() every half second (an attacker repeats its claims, as a hub its beacon; a claimant
+    gone silent is forgotten before its check ends). Checks each arrives complete, in order,
+    without a long gap."""
     pa = Probe(lab, f"p{a}", send_to=f"{a}-in", recv_from=f"{a}-out", verbose=True)
     pb = Probe(lab, f"p{b}", send_to=f"{b}-in", recv_from=f"{b}-out", verbose=True)
     pa.start_burst(COUNT, 0, RATE)
@@ -59,13 +61,15 @@ def stream(lab: Lab, a: str, b: str, during=None) -> None:
     for p in (pa, pb):
         if p.next_recv(time.monotonic() + 10) is None:
             fail(f"{p.name} received nothing of the stream")
-    if during:
-        during()
     # Read both as the messages come: each line's time is when it was read.
     want = {pb: 0, pa: 1}
     seen = {pa: 0, pb: 0}
     deadline = time.monotonic() + COUNT / RATE + 30
+    next_during = time.monotonic()
     while min(seen.values()) < COUNT and time.monotonic() < deadline:
+        if during and time.monotonic() >= next_during:
+            during()
+            next_during += 0.5
         for p, channel in want.items():
             if seen[p] < COUNT and (got := p.next_recv(time.monotonic() + 0.002)):
                 seen[p] += got[1][:1] == bytes([0xA0 | channel])
