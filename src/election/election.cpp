@@ -40,6 +40,7 @@ bool Election::peer_seen(const PeerState& peer, std::uint64_t /*now_us*/, Heard 
     if (heard == Heard::first_hand) {
       answered_.insert(id);
       unanswered_.erase(id);
+      check_started_.erase(id);
     }
     if (answered(id)) adopt_term(peer.term); // an unanswered claim's term moves nothing
   } else {
@@ -61,6 +62,7 @@ void Election::peer_lost(const std::string& id, std::uint64_t /*now_us*/) {
   passed_over_.erase(id);
   answered_.erase(id);
   unanswered_.erase(id); // back one day under the same id: checked afresh
+  check_started_.erase(id);
   if (checking_id_ == id) checking_id_.clear();
   lost_.insert(id);
 }
@@ -184,15 +186,21 @@ void Election::check_claims(std::uint64_t now_us) {
       checking_id_.clear();
       return;
     }
+    const std::uint64_t timeout_us = best ? timing_.check_timeout_us : timing_.claim_timeout_us;
     if (checking_id_ != claim->candidate->id) {
       checking_id_ = claim->candidate->id;
-      checking_since_us_ = now_us;
+      // A claimant that stops claiming and claims again keeps its check's clock: flapping
+      // between hub and node cannot hold a check open for ever. A clock from a claim given up
+      // long ago starts afresh.
+      auto [started, fresh] = check_started_.try_emplace(checking_id_, now_us);
+      if (!fresh && now_us > started->second + 2 * timeout_us) started->second = now_us;
+      checking_since_us_ = started->second;
     }
-    const std::uint64_t deadline_us =
-        checking_since_us_ + (best ? timing_.check_timeout_us : timing_.claim_timeout_us);
+    const std::uint64_t deadline_us = checking_since_us_ + timeout_us;
     if (now_us < deadline_us) return;
     unanswered_[checking_id_] = deadline_us;
     ++unanswered_count_;
+    check_started_.erase(checking_id_);
     checking_id_.clear();
   }
 }

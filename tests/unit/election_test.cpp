@@ -798,3 +798,22 @@ TEST_CASE(
   other.peer_seen(hub(node(0x66), 7), 20); // its hello came through its proxy
   CHECK(other.decide(20) == follow(node_id(0x66), 7));
 }
+
+TEST_CASE("a claimant flapping between hub and node cannot hold its check open for ever") {
+  auto working = running_hub(node(5, 10), 3);
+  Election member = member_of(working, 6);
+  const PeerState claim = hub(forced(0x66), 4), plain = idle(forced(0x66), 4);
+  // Every half second: its hello says node (first-hand), its beacon says hub (second-hand).
+  std::uint64_t t = 1'000;
+  for (; t < 1'000 + 2 * check_timeout; t += 500) {
+    member.peer_seen(plain, t);
+    member.decide(t);
+    member.peer_seen(claim, t, second_hand);
+    member.decide(t);
+    if (member.unanswered_count() > 0) break;
+  }
+  CHECK(member.unanswered_count() == 1);
+  CHECK(t >= 1'000 + check_timeout);
+  CHECK(t < 1'000 + check_timeout + 500);
+  CHECK(member.decide(t) == follow(node_id(5), 3));
+}
