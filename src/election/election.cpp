@@ -187,16 +187,15 @@ void Election::check_claims(std::uint64_t now_us) {
       return;
     }
     const std::uint64_t timeout_us = best ? timing_.check_timeout_us : timing_.claim_timeout_us;
+    // A claimant that stops claiming and claims again keeps its check's clock: flapping
+    // between hub and node cannot hold a check open for ever. A clock from a claim given up
+    // long ago starts afresh.
+    auto [started, fresh] = check_started_.try_emplace(claim->candidate->id, now_us);
     if (checking_id_ != claim->candidate->id) {
       checking_id_ = claim->candidate->id;
-      // A claimant that stops claiming and claims again keeps its check's clock: flapping
-      // between hub and node cannot hold a check open for ever. A clock from a claim given up
-      // long ago starts afresh.
-      auto [started, fresh] = check_started_.try_emplace(checking_id_, now_us);
       if (!fresh && now_us > started->second + 2 * timeout_us) started->second = now_us;
-      checking_since_us_ = started->second;
     }
-    const std::uint64_t deadline_us = checking_since_us_ + timeout_us;
+    const std::uint64_t deadline_us = started->second + timeout_us;
     if (now_us < deadline_us) return;
     unanswered_[checking_id_] = deadline_us;
     ++unanswered_count_;

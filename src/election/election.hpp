@@ -141,7 +141,6 @@ private:
   std::uint64_t anchor_term_ = 0;
   bool anchored_ = false;
   std::string checking_id_;
-  std::uint64_t checking_since_us_ = 0;
   std::map<std::string, std::uint64_t> check_started_; // claims checked, not yet decided
   std::map<std::string, std::uint64_t> unanswered_;
   std::uint64_t unanswered_count_ = 0, refused_count_ = 0;
