@@ -34,12 +34,12 @@ std::string bind_tcp(zmq::socket_t& socket, const std::string& address, std::uin
   return socket.get(zmq::sockopt::last_endpoint);
 }
 
-zmq::socket_t monitor(zmq::context_t& context, zmq::socket_t& socket, const std::string& endpoint) {
-  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), monitored_events) != 0)
+wire::SocketMonitor monitor(zmq::context_t& context, zmq::socket_t& socket,
+                            const std::string& endpoint) {
+  wire::SocketMonitor monitor(context, socket, endpoint, monitored_events);
+  if (!monitor)
     throw HubError(fmt::format("cannot monitor hub socket: {}", zmq_strerror(zmq_errno())));
-  zmq::socket_t pair(context, zmq::socket_type::pair);
-  pair.connect(endpoint);
-  return pair;
+  return monitor;
 }
 
 } // namespace
@@ -115,9 +115,9 @@ void Hub::add_poll_items(std::vector<zmq::pollitem_t>& items) {
   // While holding, incoming messages wait in the XSUB queue: no wake-up for them.
   items.push_back({xsub_.handle(), 0, static_cast<short>(holding() ? 0 : ZMQ_POLLIN), 0});
   items.push_back({xpub_.handle(), 0, ZMQ_POLLIN, 0});
-  items.push_back({xsub_monitor_.handle(), 0, ZMQ_POLLIN, 0});
-  items.push_back({xpub_monitor_.handle(), 0, ZMQ_POLLIN, 0});
-  items.push_back({monitors_monitor_.handle(), 0, ZMQ_POLLIN, 0});
+  items.push_back({xsub_monitor_.events().handle(), 0, ZMQ_POLLIN, 0});
+  items.push_back({xpub_monitor_.events().handle(), 0, ZMQ_POLLIN, 0});
+  items.push_back({monitors_monitor_.events().handle(), 0, ZMQ_POLLIN, 0});
 }
 
 void Hub::on_poll(const zmq::pollitem_t* items, std::uint64_t now_us) {
@@ -266,11 +266,11 @@ void Hub::read_subscriptions() {
   }
 }
 
-void Hub::read_monitor(zmq::socket_t& monitor, Handshakes& handshakes, const char* which,
+void Hub::read_monitor(wire::SocketMonitor& monitor, Handshakes& handshakes, const char* which,
                        std::uint64_t now_us) {
   zmq::message_t event, address;
-  while (monitor.recv(event, zmq::recv_flags::dontwait)) {
-    if (event.more()) (void)monitor.recv(address, zmq::recv_flags::none);
+  while (monitor.events().recv(event, zmq::recv_flags::dontwait)) {
+    if (event.more()) (void)monitor.events().recv(address, zmq::recv_flags::none);
     if (event.size() < 6) continue;
     std::uint16_t id = 0;
     std::uint32_t value = 0; // the connection's fd for ACCEPTED and DISCONNECTED
@@ -350,8 +350,9 @@ void Hub::tick(std::uint64_t now_us) {
 
 void Hub::close(int linger_ms) {
   xpub_.set(zmq::sockopt::linger, linger_ms);
-  for (zmq::socket_t* s :
-       {&xsub_monitor_, &xpub_monitor_, &monitors_monitor_, &xsub_, &xpub_, &monitors_})
+  for (wire::SocketMonitor* m : {&xsub_monitor_, &xpub_monitor_, &monitors_monitor_})
+    m->stop();
+  for (zmq::socket_t* s : {&xsub_, &xpub_, &monitors_})
     s->close();
 }
 

@@ -14,6 +14,7 @@
 #include "hub/sender_budget.hpp"
 #include "log/throttle.hpp"
 #include "security/socket_security.hpp"
+#include "wire/socket_monitor.hpp"
 
 #include <array>
 #include <cstdint>
@@ -116,7 +117,7 @@ private:
     std::vector<std::uint32_t> unproven; // fds, in the order they were accepted
     std::uint64_t failures_reported = 0; // failed handshakes whose disconnect is still to come
   };
-  void read_monitor(zmq::socket_t& monitor, Handshakes& handshakes, const char* which,
+  void read_monitor(wire::SocketMonitor& monitor, Handshakes& handshakes, const char* which,
                     std::uint64_t now_us);
   void refuse(Verdict verdict, std::string_view topic, std::uint64_t now_us);
   // True when the message may go on; otherwise counts and logs why not.
@@ -129,9 +130,11 @@ private:
   zmq::socket_t xsub_;
   zmq::socket_t xpub_;
   zmq::socket_t monitors_; // PUB: status reports only, so watching the mesh costs MIDI nothing
-  zmq::socket_t xsub_monitor_;
-  zmq::socket_t xpub_monitor_;
-  zmq::socket_t monitors_monitor_; // garbage on the monitor port is counted like on the others
+  // After the sockets they watch: destroyed, so stopped, before them.
+  wire::SocketMonitor xsub_monitor_;
+  wire::SocketMonitor xpub_monitor_;
+  wire::SocketMonitor
+      monitors_monitor_; // garbage on the monitor port is counted like on the others
   std::string publish_endpoint_;
   std::string subscribe_endpoint_;
   std::string monitor_endpoint_;

@@ -14,17 +14,6 @@ constexpr int handshake_events =
     ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
 
-// libzmq allows one monitor per socket: this one serves the retransmission timeout (CONNECTED)
-// and, on the subscriber, the handshakes.
-zmq::socket_t monitor_connections(zmq::context_t& context, zmq::socket_t& socket,
-                                  const std::string& endpoint, int events) {
-  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), events) != 0)
-    return {}; // no tuning then: the connections keep the system's timeouts
-  zmq::socket_t pair(context, zmq::socket_type::pair);
-  pair.connect(endpoint);
-  return pair;
-}
-
 // "tcp://HOST:PORT" or "tcp://[V6]:PORT" -> HOST or V6.
 std::string host_of(const std::string& endpoint) {
   std::string rest = endpoint.substr(endpoint.find("://") + 3);
@@ -34,13 +23,13 @@ std::string host_of(const std::string& endpoint) {
   return rest;
 }
 
-std::size_t shorten_reported(zmq::socket_t& monitor,
+std::size_t shorten_reported(wire::SocketMonitor& monitor,
                              std::vector<MeshLink::Handshake>* handshakes = nullptr) {
   std::size_t refused = 0;
   if (!monitor) return refused;
   zmq::message_t event, address;
-  while (monitor.recv(event, zmq::recv_flags::dontwait)) {
-    if (event.more()) (void)monitor.recv(address, zmq::recv_flags::none);
+  while (monitor.events().recv(event, zmq::recv_flags::dontwait)) {
+    if (event.more()) (void)monitor.events().recv(address, zmq::recv_flags::none);
     if (event.size() < 6) continue;
     std::uint16_t id = 0;
     std::uint32_t fd = 0;
@@ -120,9 +109,12 @@ void MeshLink::connect(const std::string& publish_endpoint, const std::string& s
   const bool tcp = publish_endpoint.starts_with("tcp://");
   if (tcp) {
     const std::string name = "inproc://midimesh-link-" + id_ + "-" + std::to_string(generation_++);
+    // libzmq allows one monitor per socket: this one serves the retransmission timeout
+    // (CONNECTED) and, on the subscriber, the handshakes. Without one, the connections keep the
+    // system's timeouts.
     publisher_monitor_ =
-        monitor_connections(context_, publisher_, name + "-pub", ZMQ_EVENT_CONNECTED);
-    subscriber_monitor_ = monitor_connections(context_, subscriber_, name + "-sub",
+        wire::SocketMonitor(context_, publisher_, name + "-pub", ZMQ_EVENT_CONNECTED);
+    subscriber_monitor_ = wire::SocketMonitor(context_, subscriber_, name + "-sub",
                                               ZMQ_EVENT_CONNECTED | handshake_events);
   }
   connected_ = !tcp                                             ? 1
@@ -149,8 +141,8 @@ std::string MeshLink::listen(const std::string& endpoint) {
 
 void MeshLink::disconnect(int linger_ms) {
   ready_ = false;
-  if (publisher_monitor_) publisher_monitor_.close();
-  if (subscriber_monitor_) subscriber_monitor_.close();
+  publisher_monitor_.stop();
+  subscriber_monitor_.stop();
   if (publisher_) {
     publisher_.set(zmq::sockopt::linger, linger_ms);
     publisher_.close();

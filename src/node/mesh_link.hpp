@@ -20,6 +20,7 @@
 
 #include "security/socket_security.hpp"
 #include "wire/envelope.hpp"
+#include "wire/socket_monitor.hpp"
 
 #include <cstdint>
 #include <deque>
@@ -142,8 +143,8 @@ private:
   std::size_t held_bytes_ = 0, recent_bytes_ = 0;
   zmq::socket_t publisher_;
   zmq::socket_t subscriber_;
-  // ZeroMQ's monitors of the two: they report each new TCP connection's fd.
-  zmq::socket_t publisher_monitor_, subscriber_monitor_;
+  // ZeroMQ's monitors of the two (after them: stopped first): each new TCP connection's fd.
+  wire::SocketMonitor publisher_monitor_, subscriber_monitor_;
   std::vector<Handshake> handshakes_; // the subscriber's, not yet taken
   security::SocketSecurity security_;
   std::uint64_t generation_ = 0; // of the sockets: names the monitors' endpoints
