@@ -3,6 +3,7 @@
 #include "bench_mesh.hpp"
 #include "client_id.hpp"
 #include "hub_process.hpp"
+#include "limits.hpp"
 #include "proc_stats.hpp"
 #include "wire/envelope.hpp"
 #include "wire/transport.hpp"
@@ -23,12 +24,8 @@ namespace meshbench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr auto probe_limit = std::chrono::milliseconds(5000);
-constexpr auto drain_limit = std::chrono::milliseconds(5000);
-constexpr auto quiet_limit = std::chrono::milliseconds(1000);
 constexpr std::size_t honest = 2; // client indices 0 and 1
 constexpr std::size_t sysex_flooder = 2, note_flooder = 3;
-constexpr std::uint8_t note_on[] = {measured_status, 60, 100};
 constexpr std::uint8_t flood_note[] = {0x91, 60, 100}; // not measured: only counted
 // Ids the benchmark's clients do not use: the non-readers receive everything else.
 const std::string non_reader_id = "ffffffffffffff00", raw_reader_id = "ffffffffffffff01";
@@ -191,7 +188,7 @@ FairnessResult run_fairness(const FairnessPlan& plan) {
       // The honest senders take turns, each at rate_hz, on a fixed schedule.
       std::atomic<bool> never{false};
       paced(honest_total, period_of(plan.rate_hz * honest), never, [&](std::uint64_t i) {
-        mesh.publisher(i % honest).publish(note_on, wall_us());
+        mesh.publisher(i % honest).publish(measured_note_on, wall_us());
         if (i % 256 == 0 && !hub.running())
           throw BenchError("the hub process exited during the run");
         if (Clock::now() > deadline) throw BenchError("the honest streams overran the deadline");

@@ -1,6 +1,7 @@
 #include "jack_latency.hpp"
 
 #include "bench_mesh.hpp"
+#include "limits.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -18,8 +19,6 @@ constexpr std::uint64_t sequence_span = 1u << 18;
 constexpr int most_per_cycle = 512;
 constexpr double probe_every_s = 0.05;
 constexpr auto poll = std::chrono::milliseconds(10);
-constexpr auto quiet_limit = std::chrono::milliseconds(1000);
-constexpr auto drain_limit = std::chrono::milliseconds(5000);
 constexpr std::uint64_t most_slots = 64u << 20; // per input and message: bytes, plus 4 each
 
 // The sequence number nearest `expected` whose low 18 bits are `low`.

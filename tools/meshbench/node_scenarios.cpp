@@ -1,6 +1,7 @@
 #include "node_scenarios.hpp"
 
 #include "bench_mesh.hpp"
+#include "limits.hpp"
 #include "proc_stats.hpp"
 #include "receiver.hpp"
 
@@ -19,8 +20,6 @@ namespace meshbench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr auto quiet_limit = std::chrono::milliseconds(1000);
-constexpr auto drain_limit = std::chrono::milliseconds(5000);
 
 // Until every expected message has been played out, or none came for quiet_limit, or
 // drain_limit passed.

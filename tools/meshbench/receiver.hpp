@@ -23,6 +23,7 @@ namespace meshbench {
 // measured messages.
 inline constexpr std::uint8_t probe_status = 0xF8;    // MIDI clock, one byte
 inline constexpr std::uint8_t measured_status = 0x90; // note-on, three bytes
+inline constexpr std::uint8_t measured_note_on[] = {measured_status, 60, 100};
 
 class Receiver {
 public:

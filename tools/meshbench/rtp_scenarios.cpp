@@ -2,6 +2,7 @@
 
 #include "bench_mesh.hpp"
 #include "hub_process.hpp"
+#include "limits.hpp"
 #include "node_fleet.hpp"
 #include "node_scenarios.hpp"
 #include "receiver.hpp"
@@ -29,10 +30,7 @@ constexpr std::uint8_t out_source = 126;  // played into node B, for the peer
 constexpr std::size_t node_b = 1;         // node A is 0, the bridge
 constexpr auto join_limit = std::chrono::milliseconds(15'000);
 constexpr auto invite_limit = std::chrono::milliseconds(6'000);
-constexpr auto probe_limit = std::chrono::milliseconds(5'000);
 constexpr auto probe_every = std::chrono::milliseconds(20);
-constexpr auto quiet_limit = std::chrono::milliseconds(1'000);
-constexpr auto drain_limit = std::chrono::milliseconds(5'000);
 constexpr auto turn = std::chrono::microseconds(5'000); // longest pump wait while waiting
 
 // Which measured stamps of one source arrived and how late. The fleet's listening thread

@@ -1,5 +1,7 @@
 #include "scenarios.hpp"
 
+#include "limits.hpp"
+
 #include <algorithm>
 #include <thread>
 
@@ -7,12 +9,6 @@ namespace meshbench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr auto probe_limit = std::chrono::milliseconds(5000);
-// After the last send: how long the receivers may go without progress before we call the rest
-// lost, and the longest we wait in all.
-constexpr auto quiet_limit = std::chrono::milliseconds(1000);
-constexpr auto drain_limit = std::chrono::milliseconds(5000);
-constexpr std::uint8_t note_on[] = {measured_status, 60, 100};
 
 // Waits until `done` says every message has arrived, or no receiver made progress for
 // quiet_limit, or `deadline`. Each turn is one 5 ms sleep: bounded by the deadline.
@@ -63,7 +59,8 @@ ThroughputResult run_throughput(zmq::context_t& context, const Topology& topolog
       }
       Publisher& publisher = mesh.publisher(s);
       for (std::uint64_t i = 0; i < n; ++i)
-        publisher.publish(note_on, wall_us()); // a PUB drops, never refuses: count at receivers
+        publisher.publish(measured_note_on,
+                          wall_us()); // a PUB drops, never refuses: count at receivers
       sent[s] += n;
       progress = progress || n > 0;
     }
@@ -129,7 +126,7 @@ LatencyResult run_latency(zmq::context_t& context, const Topology& topology,
   std::uint64_t sent = 0;
   for (; sent < total && Clock::now() < deadline; ++sent) {
     std::this_thread::sleep_until(start + period * static_cast<Clock::rep>(sent));
-    mesh.publisher(sent % senders).publish(note_on, wall_us());
+    mesh.publisher(sent % senders).publish(measured_note_on, wall_us());
     if (sent % 256 == 0 && !topology.alive())
       throw BenchError("the hub process exited during the run");
   }
