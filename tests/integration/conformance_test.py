@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The smaller departures from PROTOCOL.md found in issue 10, each fixed, while a 1 kHz stream
-between two real nodes runs untouched (every message played, in order, no silence over 250 ms):
+between two real nodes runs untouched (every message played, in order, none delayed over 250 ms):
 
 (a) an envelope whose version is a uint64 (2^40) is counted `version_mismatch` at the hub, not
     `malformed`;
@@ -106,7 +106,7 @@ def test() -> None:
         after = stats(listener)
         if after["lost"] or after["out_of_line"] or after["seq_resyncs"]:
             fail(f"the stream's numbering was disturbed: {after}")
-        print(f"{STREAM} honest messages played in order (longest silence "
+        print(f"{STREAM} honest messages played in order (longest delay "
               f"{longest * 1000:.0f} ms); uint64 version, lone F7, foreign mesh, "
               f"{CHURN} subscriptions ({churn_lines} log lines) and monitor-port garbage counted")
 

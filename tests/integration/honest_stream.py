@@ -1,6 +1,6 @@
 """A 1 kHz stream of MIDI between two real nodes (socket MIDI backend), to show that an attack
-on the mesh leaves an honest sender's stream whole: every message played, in order, with no long
-silence. Each message is a control change on channel 16 carrying a 14-bit counter, so the reader
+on the mesh leaves an honest sender's stream whole: every message played, in order, none held up
+long in the mesh. Each message is a control change on channel 16 carrying a 14-bit counter, so the reader
 can tell it from anything an attacker makes a node play."""
 
 from __future__ import annotations
@@ -13,6 +13,10 @@ from meshlab import Lab, Proc, fail, start_node
 from socket_midi import Reader, writer
 
 RATE_HZ = 1000
+# A writer held up longer than this (a busy machine) plays on at its pace from where it is, as a
+# player would: it does not rush out the messages it owes, which a hub would rightly take for a
+# burst.
+BEHIND_S = 0.02
 
 
 
@@ -33,6 +37,7 @@ class HonestStream:
         self.arrivals: list[tuple[float, int]] = []  # (time, counter)
         self.foreign: list[bytes] = []  # anything else the receiver played
         self.sent = 0
+        self.sent_at: list[float] = []  # per message, when the writer handed it to its node
         self._threads: list[threading.Thread] = []
 
     @staticmethod
@@ -48,6 +53,9 @@ class HonestStream:
                 delay = began + i / RATE_HZ - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)  # pacing the stream, not waiting for a result
+                elif delay < -BEHIND_S:
+                    began -= delay
+                self.sent_at.append(time.monotonic())
                 self.input.send(self.message(i))
                 self.sent = i + 1
 
@@ -66,9 +74,13 @@ class HonestStream:
         for t in self._threads:
             t.start()
 
-    def finish(self, max_gap_s: float = 0.25) -> float:
-        """Waits for the stream's end; fails unless every message was played, in order, with no
-        silence over max_gap_s between two. Returns the longest silence."""
+    def finish(self, max_delay_s: float = 0.25) -> float:
+        """Waits for the stream's end; fails unless every message was played, in order, none
+        later than max_delay_s after the writer sent it. Returns the longest delay.
+
+        A delay, not the silence between two arrivals: a mesh that stalls holds up what is sent
+        meanwhile and shows here, while a writer starved by a busy machine sends nothing for a
+        while, which is not the mesh's silence."""
         for t in self._threads:
             t.join(self.count / RATE_HZ + 20)
         counters = [c for _, c in self.arrivals]
@@ -77,9 +89,9 @@ class HonestStream:
             fail(f"the honest stream was harmed: {len(counters)} of {self.count} played, "
                  f"{len(missing)} missing (first {missing[:10]}), in order: "
                  f"{counters == sorted(counters)}")
-        gaps = [b[0] - a[0] for a, b in zip(self.arrivals, self.arrivals[1:])]
-        longest = max(gaps, default=0.0)
-        if longest > max_gap_s:
-            fail(f"the honest stream fell silent for {longest * 1000:.0f} ms "
-                 f"(limit {max_gap_s * 1000:.0f} ms)")
+        delays = [(at - self.sent_at[c], c) for at, c in self.arrivals]
+        longest, which = max(delays, default=(0.0, 0))
+        if longest > max_delay_s:
+            fail(f"honest message {which} was played {longest * 1000:.0f} ms after it was sent "
+                 f"(limit {max_delay_s * 1000:.0f} ms)")
         return longest

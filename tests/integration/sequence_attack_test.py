@@ -7,7 +7,7 @@ PROTOCOL.md, sends single messages under the honest sender's id with numbers of 
 past 4,096). Before the rule, the first of these muted the sender at every receiver for good
 (every later message dropped as stale) and 2^64 - 1 made `lost` go down.
 
-The test demands: every honest message played, in order, no silence over 250 ms; the receiver
+The test demands: every honest message played, in order, none delayed over 250 ms; the receiver
 counts nothing lost and no restart, but one `out_of_line` per forged number, and says so in its
 log; no counter goes backwards."""
 
@@ -82,7 +82,7 @@ def test() -> None:
             fail(f"the receiver counted {after['out_of_line']} off-line numbers, not {forgeries}")
         stream.receiver.wait_for_line(r"numbered off its line", from_start=True)
         played_forgeries = stream.foreign.count(HARMLESS)
-        print(f"{STREAM} honest messages played in order, longest silence {longest * 1000:.0f} ms;"
+        print(f"{STREAM} honest messages played in order, longest delay {longest * 1000:.0f} ms;"
               f" {forgeries} forged numbers counted out_of_line, {played_forgeries} forged "
               "messages played (an open mesh cannot tell them apart), lost=0")
 
