@@ -197,8 +197,9 @@ def check_oversized_frames(hub: Proc, nodes: list[Proc], port: int) -> None:
         # A connecting ZeroMQ socket keeps its queue and the hub's subscription across a
         # reconnect: one clock message sent now must reach each node, exactly once.
         clock_arrives_once(nodes_before, "after the reconnect")
-        monitor.close(0)
+        # Stopped before its reader closes: libzmq would block on the next event (issue 3575).
         big.pub.disable_monitor()
+        monitor.close(0)
     finally:
         big.close()
     hub_after = stats(hub, "hub")
