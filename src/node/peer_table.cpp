@@ -1,6 +1,7 @@
 #include "node/peer_table.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace midimesh::node {
 
@@ -96,12 +97,13 @@ bool PeerTable::remove(const std::string& id) {
 }
 
 void PeerTable::remember(const Peer& peer) {
+  if (peer.burst_lost > 0) departed_bursts_.push_back({peer.id, peer.name, peer.burst_lost});
   if (departed_.size() == remembered) departed_.erase(departed_.begin());
   departed_.emplace_back(peer.id, peer.numbering);
 }
 
 std::vector<BurstReport> PeerTable::finished_bursts(std::uint64_t now_us) {
-  std::vector<BurstReport> reports;
+  std::vector<BurstReport> reports = std::exchange(departed_bursts_, {});
   for (auto& [id, peer] : peers_) {
     if (peer.burst_lost > 0 && now_us >= peer.burst_last_us + quiet_us_) {
       reports.push_back({id, peer.name, peer.burst_lost});

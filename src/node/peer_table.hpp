@@ -81,7 +81,8 @@ public:
   bool remove(const std::string& id);
   // Counts every peer as heard now: for when this node, not its peers, was silent.
   void heard_all(std::uint64_t now_us);
-  // Bursts of loss that have gone quiet since their last gap: report and reset them.
+  // Bursts of loss that have gone quiet since their last gap, or whose peer expired or was
+  // removed meanwhile: report and reset them.
   std::vector<BurstReport> finished_bursts(std::uint64_t now_us);
 
 private:
@@ -94,6 +95,9 @@ private:
   std::map<std::string, Peer> peers_;
   // Departed peers' lines, oldest first.
   std::vector<std::pair<std::string, wire::SequenceLine>> departed_;
+  // Bursts of departed peers, not reported yet: a sender that falls silent right after a loss
+  // expires before its burst goes quiet, and its loss must still be reported.
+  std::vector<BurstReport> departed_bursts_;
 };
 
 } // namespace midimesh::node

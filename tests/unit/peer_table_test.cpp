@@ -61,6 +61,25 @@ TEST_CASE("repeated or old sequence numbers are stale") {
   CHECK(table.find("a")->received == 1);
 }
 
+TEST_CASE("a burst whose sender expires or leaves before it goes quiet is still reported") {
+  PeerTable table(1'000);
+  for (const char* id : {"a", "b"}) {
+    table.arrive(id, 0, 0);
+    table.arrive(id, 5, 100);
+    table.arrive(id, 6, 100); // 4 lost
+  }
+  REQUIRE(table.expire(600, 500).size() == 2); // silent since the gap: gone before quiet time
+  table.arrive("b", 7, 700);                   // b comes back: its line goes on, its burst ended
+  const auto reports = table.finished_bursts(700);
+  REQUIRE(reports.size() == 2);
+  CHECK(reports[0].id == "a");
+  CHECK(reports[0].lost == 4);
+  CHECK(reports[1].id == "b");
+  CHECK(reports[1].lost == 4);
+  CHECK(table.remove("b"));
+  CHECK(table.finished_bursts(5'000).empty()); // each burst reported once
+}
+
 TEST_CASE("peers not heard for the timeout expire; others stay") {
   PeerTable table;
   table.arrive("a", 0, 0);
