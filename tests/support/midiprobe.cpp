@@ -160,7 +160,8 @@ private:
   struct Burst {
     unsigned total = 0, sent = 0, rate = 0;
     std::uint8_t channel = 0;
-    Clock::time_point start;
+    Clock::time_point began; // when the command came
+    Clock::time_point start; // of the pacing: later than began once the probe was held up
   };
   struct Expect {
     int channel = -1; // -1: all messages
@@ -262,7 +263,7 @@ void Probe::handle(const std::string& line) {
       return;
     }
     burst.channel = static_cast<std::uint8_t>(channel);
-    burst.start = Clock::now();
+    burst.began = burst.start = Clock::now();
     burst_ = burst;
   } else if (command == "expect") {
     std::string channel;
@@ -309,9 +310,18 @@ bool Probe::progress() {
   if (burst_) {
     auto& b = *burst_;
     // Paced against the start, not the previous message, so that slow wakeups do not slow the
-    // rate; at most a period's worth goes out at once, well within a JACK port buffer.
-    const double elapsed = std::chrono::duration<double>(now - b.start).count();
-    const auto due = std::min<unsigned>(b.total, static_cast<unsigned>(elapsed * b.rate) + 1);
+    // rate; at most a period's worth goes out at once, well within a JACK port buffer. A probe
+    // held up longer (a busy machine) plays on at its rate from where it is, as a player would:
+    // rushing out what it owes would be a burst the hub rightly holds to the sender's budget.
+    const unsigned most = std::max(1u, b.rate / 50); // 20 ms worth
+    auto due = std::min<unsigned>(
+        b.total,
+        static_cast<unsigned>(std::chrono::duration<double>(now - b.start).count() * b.rate) + 1);
+    if (due > b.sent + most) {
+      due = b.sent + most;
+      b.start = now - std::chrono::duration_cast<Clock::duration>(
+                          std::chrono::duration<double>((due - 1) / static_cast<double>(b.rate)));
+    }
     for (; b.sent < due; ++b.sent) {
       const std::uint8_t message[] = {static_cast<std::uint8_t>(poly_pressure | b.channel),
                                       static_cast<std::uint8_t>(b.sent >> 7 & 0x7F),
@@ -319,7 +329,7 @@ bool Probe::progress() {
       out_->sendMessage(message, sizeof message);
     }
     if (b.sent < b.total) return false;
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - b.start).count();
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - b.began).count();
     std::printf("burst %u %lld\n", b.total, static_cast<long long>(ms));
     burst_.reset();
     return true;
