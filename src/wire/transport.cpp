@@ -68,9 +68,14 @@ std::string subscribe_endpoint(const HostPort& hub) {
 void apply_common_options(zmq::socket_t& socket) {
   socket.set(zmq::sockopt::ipv6, 1);
   socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(max_frame_size));
+  // libzmq times a connection out also while its peer is alive and sending, when this side does
+  // not read: its queue is full, or the process was starved of CPU (the timer fires before the
+  // waiting bytes are read; libzmq issues 2709, 4767). At 1 s a busy hub cut its busiest
+  // senders and lost what was in flight; 5 s rides out a stall, and a dead peer's queue is
+  // bounded meanwhile (the hub's queued bytes).
   socket.set(zmq::sockopt::heartbeat_ivl, 250);
-  socket.set(zmq::sockopt::heartbeat_timeout, 1000);
-  socket.set(zmq::sockopt::heartbeat_ttl, 2000);
+  socket.set(zmq::sockopt::heartbeat_timeout, 5000);
+  socket.set(zmq::sockopt::heartbeat_ttl, 5000);
   socket.set(zmq::sockopt::reconnect_ivl, 100);
   socket.set(zmq::sockopt::reconnect_ivl_max, 1000);
   socket.set(zmq::sockopt::linger, 0);
