@@ -20,10 +20,6 @@ import meshlab
 from meshlab import Host, Lab, Proc, fail, skip
 
 HUB_PORT = 8141
-# The stream is timed to the millisecond: the hub, the players and meshbench run ahead of
-# whatever else the machine does (root: a negative niceness), so a busy CI machine's scheduling
-# is not mistaken for a stall of the network. `nice` execs: the PID stays the program's.
-AHEAD = ["nice", "-n", "-10"]
 
 
 class LossyMesh:
@@ -34,7 +30,7 @@ class LossyMesh:
         hub_host, *player_hosts = lab.hosts(3, prefix, daemons=False)
         self.player_hosts: list[Host] = player_hosts
         common = ["--no-rtp-midi", "--log-level", "info", *extra]
-        self.hub = hub_host.spawn("hub", [*AHEAD, meshlab.midimesh(), "--hub", "--no-midi", "--name", "hub",
+        self.hub = hub_host.spawn("hub", [meshlab.midimesh(), "--hub", "--no-midi", "--name", "hub",
                                           "--bind", hub_host.address, "--port", str(HUB_PORT),
                                           *common])
         self.hub.wait_for_line(r"hub: forwarding")
@@ -44,7 +40,7 @@ class LossyMesh:
             port = str(lab.dir / f"p{i}")
             self.ports.append(port)
             self.players.append(host.spawn(f"p{i}", [
-                *AHEAD, meshlab.midimesh(), "--connect", f"{hub_host.address}:{HUB_PORT}", "--name",
+                meshlab.midimesh(), "--connect", f"{hub_host.address}:{HUB_PORT}", "--name",
                 f"p{i}", "--midi-api", "socket", "--port-name", port, *common]))
         for p in self.players:
             p.wait_for_line(r"joined the mesh through hub", timeout=15)
@@ -65,7 +61,7 @@ class LossyMesh:
         out = self.lab.dir / "stream.json"
         out.unlink(missing_ok=True)
         bench = self.lab.spawn("meshbench", [
-            *AHEAD, meshlab.binary("MESHBENCH"), "--only", "stream", "--stream-from", self.ports[0],
+            meshlab.binary("MESHBENCH"), "--only", "stream", "--stream-from", self.ports[0],
             "--stream-to", self.ports[1], "--seconds", str(seconds), "--rate", str(rate),
             "--json", str(out)])
         code = bench.wait(timeout=seconds + 20)
