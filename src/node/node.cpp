@@ -575,14 +575,14 @@ void Node::check_link_alive(std::uint64_t now_us) {
   // itself) or that ZeroMQ closed our connection for a protocol error, such as one frame over
   // ZMQ_MAXMSGSIZE, after which it never reconnects: rebuild the link ourselves. Until the hub
   // was first heard there is nothing to rebuild.
-  if (steering_.hub().empty() || now_us < last_mesh_rx_us_ + config_.peer_timeout_us) return;
+  if (steering_.hub().empty() || now_us < last_mesh_rx_us_ + config_.link_rebuild_us) return;
   ++counters_.reconnects;
   last_mesh_rx_us_ = now_us;
   std::uint64_t suppressed = 0;
   if (reconnect_log_.admit(now_us, suppressed))
     log::warn(component,
               "heard nothing from the hub at {} for {} ms: reconnecting to it (new sockets){}",
-              config_.hub_address.host, config_.peer_timeout_us / 1000, suffix(suppressed));
+              config_.hub_address.host, config_.link_rebuild_us / 1000, suffix(suppressed));
   link_.connect(wire::publish_endpoint(config_.hub_address),
                 wire::subscribe_endpoint(config_.hub_address));
 }

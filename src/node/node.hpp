@@ -56,6 +56,10 @@ struct NodeConfig {
   // A follower whose hub is silent this long elects another: a few heartbeats.
   std::uint64_t hub_timeout_us = 400'000;
   std::uint64_t peer_timeout_us = 1'500'000;
+  // --connect: a hub link silent this long is rebuilt with new sockets. Only ZeroMQ giving a
+  // connection up for good (a frame over ZMQ_MAXMSGSIZE) needs that, and waiting does not cure
+  // it; a busy machine's silence does pass, and new sockets would lose what the old ones held.
+  std::uint64_t link_rebuild_us = 5'000'000;
   election::Timing election_timing;
   // The RTP-MIDI session (Macs, iPads, Windows rtpMIDI): on unless --no-rtp-midi.
   bool rtp_midi = true;
