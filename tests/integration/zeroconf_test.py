@@ -25,19 +25,13 @@ def start(lab: Lab, name: str, *extra: str) -> Proc:
 
 
 def settle(nodes: dict[str, Proc], what: str) -> str:
-    """Waits until every node has joined; returns the name of the one hub among them."""
-    hubs = []
-    for name, node in nodes.items():
-        m = node.wait_for_line(r"joined the mesh (as its hub|through hub \"([^\"]+)\")", 15,
-                               from_start=True)
-        hubs.append(name if m.group(1) == "as its hub" else m.group(2))
-    if len(set(hubs)) != 1:
-        fail(f"{what}: the nodes joined different hubs: {dict(zip(nodes, hubs))}")
-    claims = [n for n, p in nodes.items()
-              if any("this node is now the hub" in l for l in p.lines())]
-    if claims != [hubs[0]]:
-        fail(f"{what}: expected exactly one hub, {hubs[0]}; these claimed it: {claims}")
-    return hubs[0]
+    """Waits until one of the nodes is hub and the others follow it; returns its name. Not the
+    first hub each node joined: on a busy machine a node may find the others only after its
+    election's grace and take the hub alone for a moment, as it should."""
+    for node in nodes.values():
+        node.wait_for_line(r"joined the mesh (as its hub|through hub)", 15, from_start=True)
+    return meshlab.wait_until(lambda: meshlab.one_hub(nodes), 20,
+                              f"{what}: one hub, followed by all of {list(nodes)}")
 
 
 def expect(probe: Probe, messages: list[bytes]) -> None:
