@@ -60,7 +60,9 @@ class Probe:
         self._buffer = b""
         self._eof = False
         self.recv_log: list[tuple[float, bytes]] = []  # (time.monotonic(), message), verbose
-        self.ready = self._read_line(r"^ready ", 20)
+        # A deadline, not a measure: a synchronous JACK server on a busy machine can take tens of
+        # seconds to activate a client (20 s were too few beside meshbench, ci18).
+        self.ready = self._read_line(r"^ready ", 60)
 
     def close(self) -> None:
         if self.proc.poll() is None:
