@@ -130,11 +130,11 @@ private:
   zmq::socket_t xsub_;
   zmq::socket_t xpub_;
   zmq::socket_t monitors_; // PUB: status reports only, so watching the mesh costs MIDI nothing
-  // After the sockets they watch: destroyed, so stopped, before them.
+  // After the sockets they watch: destroyed, so stopped, before them. Garbage on the monitor
+  // port is counted like on the others.
   wire::SocketMonitor xsub_monitor_;
   wire::SocketMonitor xpub_monitor_;
-  wire::SocketMonitor
-      monitors_monitor_; // garbage on the monitor port is counted like on the others
+  wire::SocketMonitor monitors_monitor_;
   std::string publish_endpoint_;
   std::string subscribe_endpoint_;
   std::string monitor_endpoint_;

@@ -27,12 +27,12 @@ import zmq
 
 import meshlab
 from honest_stream import HonestStream
+from flooder import FLOOD_NOTE
 from meshlab import Lab, fail, node_id, start_hub, stats, wait_until
 
 FLOODER = Path(__file__).with_name("flooder.py")
 
 STREAM = 8000  # messages, 8 s at 1 kHz
-FLOOD_NOTE = bytes([0x91, 60, 100])  # as flooder.py sends it
 SYSEX_LIMIT = 2_000  # dumps offered at most: 400 MB
 NOTE_LIMIT = 200_000  # note-ons offered at most, packed ahead
 PEAK_RSS_LIMIT_KIB = 64 * 1024

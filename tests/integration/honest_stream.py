@@ -1,7 +1,7 @@
 """A 1 kHz stream of MIDI between two real nodes (socket MIDI backend), to show that an attack
 on the mesh leaves an honest sender's stream whole: every message played, in order, none held up
-long in the mesh. Each message is a control change on channel 16 carrying a 14-bit counter, so the reader
-can tell it from anything an attacker makes a node play."""
+long in the mesh. Each message is a control change on channel 16 carrying a 14-bit counter, so
+the reader can tell it from anything an attacker makes a node play."""
 
 from __future__ import annotations
 
