@@ -715,6 +715,24 @@ enable-reflector=no
 """
 
 
+def _raise_autogroup() -> None:
+    """Give this test's session the niceness -20 too.
+
+    With autogroups (Linux's default for desktops and this CI machine) niceness orders
+    processes only within their session; sessions share the CPU equally whatever their
+    processes' niceness. Measured: two loops at -20 got half the machine beside two at 19 in
+    another session (3.6 of 7.7 CPU-seconds). meson starts every test in a session of its own,
+    so this touches no one else's; a test started from a shell leaves the shell's alone.
+    """
+    if os.getsid(0) != os.getpid():
+        return
+    try:
+        with open("/proc/self/autogroup", "w") as f:
+            f.write("-20")
+    except OSError:
+        pass  # a kernel without autogroups: niceness alone orders the CPU
+
+
 def main(test_fn: Callable[[], None]) -> None:
     """Run test_fn and exit as meson expects: 0 pass, 1 fail, 77 skip.
 
@@ -728,9 +746,10 @@ def main(test_fn: Callable[[], None]) -> None:
     # work (compiles, a benchmark) must not pass for a stall of the mesh, as audio software
     # runs ahead of it on a musician's laptop. Every process a test starts inherits this.
     # -20, not -10: beside meshbench's dozens of busy threads, -10 left a test's processes half
-    # a core each (honest messages 857 ms late); -20 leaves them over 90 %.
+    # a core each (honest messages 857 ms late). Its session must rise too (_raise_autogroup).
     if os.geteuid() == 0 and os.nice(0) == 0:
         os.nice(-20)
+        _raise_autogroup()
     code = 1
     why = ""
     try:
