@@ -54,6 +54,10 @@ from pathlib import Path
 
 SKIP_CODE = 77  # meson's "skipped" exit code
 POLL_INTERVAL = 0.02  # seconds between looks at a log or a condition
+# How long a service a test needs (jackd, D-Bus, avahi-daemon) or a node's JACK client may take
+# to come up. A deadline, not a measure of midimesh: beside meshbench a synchronous JACK server
+# took 5 s to start (1 s quiet) and once over 10 s, though the test ran at niceness -20.
+SERVICE_START = 60.0
 TAIL_LINES = 30
 
 
@@ -448,7 +452,7 @@ class Lab:
         jackd = self.spawn("jackd", ["jackd", "--no-realtime", "-n", name,
                                      *(["-S"] if synchronous else []),
                                      "-d", "dummy", "-r", "48000", "-p", str(period)])
-        ready = subprocess.run(["jack_wait", "-s", name, "-w", "-t", "10"],
+        ready = subprocess.run(["jack_wait", "-s", name, "-w", "-t", str(int(SERVICE_START))],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if ready.returncode != 0 or not jackd.alive():
             fail(f"jackd did not start: {ready.stdout.strip()}\njackd log:\n{jackd.tail()}")
@@ -498,7 +502,7 @@ class Lab:
         # Foreground (no --daemonize): it stays our child, in our process group.
         avahi = self.spawn("avahi-daemon", ["avahi-daemon", "-f", str(conf), "--no-drop-root",
                                             "--no-chroot", "--no-rlimits"])
-        avahi.wait_for_line(r"Server startup complete", timeout=10)
+        avahi.wait_for_line(r"Server startup complete", timeout=SERVICE_START)
 
     def hosts(self, n: int, prefix: str = "ml", daemons: bool = True,
               jack: bool = True) -> list["Host"]:
@@ -680,17 +684,18 @@ class Host:
     def _wait_daemons(self) -> None:
         bus, *jack = self._daemons
         sock = self.dir / "run/dbus/system_bus_socket"
-        wait_until(lambda: sock.exists() or not bus.alive(), 10, f"{self.name}'s D-Bus")
+        wait_until(lambda: sock.exists() or not bus.alive(), SERVICE_START, f"{self.name}'s D-Bus")
         if not bus.alive():
             fail(f"{self.name}: dbus-daemon exited:\n{bus.tail()}")
         # Foreground: it stays our child, ended by PID with the lab.
         avahi = self.spawn(f"{self.name}-avahi", ["avahi-daemon", "-f", self.dir / "avahi-daemon.conf",
                                                   "--no-drop-root", "--no-chroot", "--no-rlimits"])
         for jackd in jack:
-            ready = self.run(["jack_wait", "-s", self.jack_server, "-w", "-t", "10"], timeout=20)
+            ready = self.run(["jack_wait", "-s", self.jack_server, "-w", "-t",
+                              str(int(SERVICE_START))], timeout=SERVICE_START + 10)
             if ready.returncode != 0 or not jackd.alive():
                 fail(f"{self.name}: jackd did not start: {ready.stdout.strip()}\n{jackd.tail()}")
-        avahi.wait_for_line(r"Server startup complete", timeout=10)
+        avahi.wait_for_line(r"Server startup complete", timeout=SERVICE_START)
         self._daemons.append(avahi)
 
 
@@ -833,7 +838,7 @@ def start_jack_mesh(lab: Lab, names: list[str],
 def start_jack_node(lab: Lab, hub: Proc, name: str, port: int,
                     extra: list[str] | tuple[str, ...] = ()) -> Proc:
     node = start_node(lab, name, port, ["--midi-api", "jack", "--port-name", name, *extra])
-    node.wait_for_line(r"midi: JACK", from_start=True)
+    node.wait_for_line(r"midi: JACK", SERVICE_START, from_start=True)
     # The hub's own node heard this node's hello: what it sends reaches the hub.
     hub.wait_for_line(rf'peer "{name}" \({node_id(node)}\) joined', from_start=True)
     return node

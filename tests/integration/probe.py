@@ -62,7 +62,7 @@ class Probe:
         self.recv_log: list[tuple[float, bytes]] = []  # (time.monotonic(), message), verbose
         # A deadline, not a measure: a synchronous JACK server on a busy machine can take tens of
         # seconds to activate a client (20 s were too few beside meshbench, ci18).
-        self.ready = self._read_line(r"^ready ", 60)
+        self.ready = self._read_line(r"^ready ", meshlab.SERVICE_START)
 
     def close(self) -> None:
         if self.proc.poll() is None:
