@@ -5,10 +5,12 @@ receiver's output, whether the sender leaves cleanly (goodbye, also on SIGHUP), 
 
 import os
 import signal
+import socket
 
 import meshlab
-from meshlab import Lab, fail, start_jack_mesh, start_jack_node
+from meshlab import Lab, fail, start_jack_mesh, start_jack_node, start_socket_node
 from probe import Probe, fnv1a
+from socket_midi import writer
 
 NOTE_ON = bytes.fromhex("903c64")     # middle C, channel 1
 SUSTAIN_ON = bytes.fromhex("b0407f")  # pedal down, channel 1
@@ -25,7 +27,7 @@ def expect_release(probe: Probe, what: str) -> None:
              "sustain off")
 
 
-def hold_note(sender: Probe, receivers: list[Probe]) -> None:
+def hold_note(sender: Probe | socket.socket, receivers: list[Probe]) -> None:
     sender.send(NOTE_ON)
     sender.send(SUSTAIN_ON)
     for probe in receivers:
@@ -35,10 +37,13 @@ def hold_note(sender: Probe, receivers: list[Probe]) -> None:
 
 def test() -> None:
     with Lab() as lab:
-        # Async JACK: node D is SIGKILLed below, which under -S has crashed other clients.
-        hub, port, nodes = start_jack_mesh(lab, ["a", "b", "c", "d"], synchronous=False)
+        # D, the node that is SIGKILLed, plays through the socket backend (start_socket_node).
+        hub, port, nodes = start_jack_mesh(lab, ["a", "b", "c"])
+        d_path = str(lab.dir / "d")
+        nodes["d"] = start_socket_node(lab, hub, "d", port, d_path)
         pa = Probe(lab, "pa", send_to="a-in")
-        pd = Probe(lab, "pd", send_to="d-in")
+        pd = writer(f"{d_path}-in")
+        lab.at_close(pd.close)
         pb = Probe(lab, "pb", recv_from="b-out")
         pc = Probe(lab, "pc", recv_from="c-out")
 

@@ -839,9 +839,23 @@ def start_jack_node(lab: Lab, hub: Proc, name: str, port: int,
                     extra: list[str] | tuple[str, ...] = ()) -> Proc:
     node = start_node(lab, name, port, ["--midi-api", "jack", "--port-name", name, *extra])
     node.wait_for_line(r"midi: JACK", SERVICE_START, from_start=True)
+    _wait_known_to_hub(hub, name, node)
+    return node
+
+
+def start_socket_node(lab: Lab, hub: Proc, name: str, port: int, path: str) -> Proc:
+    """A node on the socket MIDI backend (socket_midi.py: input `<path>-in`, output
+    `<path>-out`), known to the hub before this returns. For a node a test SIGKILLs: a JACK
+    client killed under a synchronous server has crashed other clients, and an asynchronous
+    server loses events in its xruns on a busy machine."""
+    node = start_node(lab, name, port, ["--midi-api", "socket", "--port-name", path])
+    _wait_known_to_hub(hub, name, node)
+    return node
+
+
+def _wait_known_to_hub(hub: Proc, name: str, node: Proc) -> None:
     # The hub's own node heard this node's hello: what it sends reaches the hub.
     hub.wait_for_line(rf'peer "{name}" \({node_id(node)}\) joined', from_start=True)
-    return node
 
 
 def node_id(node: Proc) -> str:

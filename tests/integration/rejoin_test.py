@@ -3,7 +3,7 @@
 others never stop getting it meanwhile."""
 
 import meshlab
-from meshlab import Lab, Proc, fail, start_jack_mesh, start_node
+from meshlab import Lab, Proc, fail, start_jack_mesh, start_socket_node
 from probe import Probe, fnv1a
 from socket_midi import Reader
 
@@ -22,10 +22,7 @@ def start_c(lab: Lab, hub: Proc, port: int, run: int) -> tuple[Proc, Reader]:
     path = str(lab.dir / f"c{run}")
     output = Reader(f"{path}-out")
     lab.at_close(output.close)
-    node = start_node(lab, "c", port, ["--midi-api", "socket", "--port-name", path])
-    # The hub's own node heard C's hello: what is sent now reaches C.
-    hub.wait_for_line(rf'peer "c" \({meshlab.node_id(node)}\) joined', from_start=True)
-    return node, output
+    return start_socket_node(lab, hub, "c", port, path), output
 
 
 def expect_c(output: Reader) -> None:
@@ -35,10 +32,9 @@ def expect_c(output: Reader) -> None:
 
 def test() -> None:
     with Lab() as lab:
-        # C, the node that is SIGKILLed, plays through the socket backend, not JACK: a JACK
-        # client SIGKILLed under a synchronous server (-S) has left that server stuck, and an
-        # asynchronous one loses events in its xruns on a busy machine (ci28: B played 6 of 6,
-        # its JACK reader got 5). A and B, on a synchronous server, lose nothing in JACK.
+        # C, the node that is SIGKILLed, plays through the socket backend (start_socket_node):
+        # under an asynchronous JACK server B played 6 of 6 and its JACK reader got 5 (ci28).
+        # A and B, on a synchronous server, lose nothing in JACK.
         hub, port, _ = start_jack_mesh(lab, ["a", "b"])
         pa = Probe(lab, "pa", send_to="a-in")
         pb = Probe(lab, "pb", recv_from="b-out")
