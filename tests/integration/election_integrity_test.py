@@ -156,7 +156,7 @@ def forged_claims() -> None:
         lab.start_avahi()
         nodes = {n: follower(lab, n) for n in ("a", "b", "c")}
         for node in nodes.values():
-            node.wait_for_line(r"midi: JACK", meshlab.SERVICE_START, from_start=True)
+            meshlab.wait_jack_client(node)
         hub = settle(nodes, "three nodes")
         a, b = [n for n in nodes if n != hub]
         port = hub_port(nodes[hub])

@@ -49,7 +49,7 @@ class Mesh:
             self.nodes[name] = host.spawn(name, [meshlab.midimesh(), "--name", name,
                                                  "--midi-api", "jack"])
         for name, node in self.nodes.items():
-            node.wait_for_line(r"midi: JACK", meshlab.SERVICE_START, from_start=True)
+            meshlab.wait_jack_client(node)
             self.ids[name] = meshlab.node_id(node)
         for name, host in self.hosts.items():
             self.probes[name] = Probe(lab, f"p{name}", send_to="midimesh-in",

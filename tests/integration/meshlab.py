@@ -452,10 +452,9 @@ class Lab:
         jackd = self.spawn("jackd", ["jackd", "--no-realtime", "-n", name,
                                      *(["-S"] if synchronous else []),
                                      "-d", "dummy", "-r", "48000", "-p", str(period)])
-        ready = subprocess.run(["jack_wait", "-s", name, "-w", "-t", str(int(SERVICE_START))],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if ready.returncode != 0 or not jackd.alive():
-            fail(f"jackd did not start: {ready.stdout.strip()}\njackd log:\n{jackd.tail()}")
+        _wait_jackd(jackd, name, lambda argv: subprocess.run(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            timeout=SERVICE_START + 10))
         self.jack_server = name
         self.setenv("JACK_DEFAULT_SERVER", name)
         return jackd
@@ -499,9 +498,7 @@ class Lab:
         os.makedirs("/run/avahi-daemon", exist_ok=True)
         conf = self.dir / "avahi-daemon.conf"
         conf.write_text(_AVAHI_CONF)
-        # Foreground (no --daemonize): it stays our child, in our process group.
-        avahi = self.spawn("avahi-daemon", ["avahi-daemon", "-f", str(conf), "--no-drop-root",
-                                            "--no-chroot", "--no-rlimits"])
+        avahi = self.spawn("avahi-daemon", _avahi_argv(conf))
         avahi.wait_for_line(r"Server startup complete", timeout=SERVICE_START)
 
     def hosts(self, n: int, prefix: str = "ml", daemons: bool = True,
@@ -687,16 +684,26 @@ class Host:
         wait_until(lambda: sock.exists() or not bus.alive(), SERVICE_START, f"{self.name}'s D-Bus")
         if not bus.alive():
             fail(f"{self.name}: dbus-daemon exited:\n{bus.tail()}")
-        # Foreground: it stays our child, ended by PID with the lab.
-        avahi = self.spawn(f"{self.name}-avahi", ["avahi-daemon", "-f", self.dir / "avahi-daemon.conf",
-                                                  "--no-drop-root", "--no-chroot", "--no-rlimits"])
+        avahi = self.spawn(f"{self.name}-avahi", _avahi_argv(self.dir / "avahi-daemon.conf"))
         for jackd in jack:
-            ready = self.run(["jack_wait", "-s", self.jack_server, "-w", "-t",
-                              str(int(SERVICE_START))], timeout=SERVICE_START + 10)
-            if ready.returncode != 0 or not jackd.alive():
-                fail(f"{self.name}: jackd did not start: {ready.stdout.strip()}\n{jackd.tail()}")
+            _wait_jackd(jackd, self.jack_server,
+                        lambda argv: self.run(argv, timeout=SERVICE_START + 10))
         avahi.wait_for_line(r"Server startup complete", timeout=SERVICE_START)
         self._daemons.append(avahi)
+
+
+def _wait_jackd(jackd: Proc, server: str,
+                run: Callable[[list[str]], subprocess.CompletedProcess]) -> None:
+    """Until JACK server `server` (process `jackd`) takes clients; `run` runs jack_wait where
+    the server is (this machine, or a Lab host) with stdout and stderr together."""
+    ready = run(["jack_wait", "-s", server, "-w", "-t", str(int(SERVICE_START))])
+    if ready.returncode != 0 or not jackd.alive():
+        fail(f"jackd {server} did not start: {ready.stdout.strip()}\njackd log:\n{jackd.tail()}")
+
+
+def _avahi_argv(conf: Path) -> list[str]:
+    # Foreground, not --daemonize: it stays our child, ended by PID with the lab.
+    return ["avahi-daemon", "-f", str(conf), "--no-drop-root", "--no-chroot", "--no-rlimits"]
 
 
 # Never the default configuration: it would publish on eth0 and query wide-area DNS.
@@ -838,9 +845,15 @@ def start_jack_mesh(lab: Lab, names: list[str],
 def start_jack_node(lab: Lab, hub: Proc, name: str, port: int,
                     extra: list[str] | tuple[str, ...] = ()) -> Proc:
     node = start_node(lab, name, port, ["--midi-api", "jack", "--port-name", name, *extra])
-    node.wait_for_line(r"midi: JACK", SERVICE_START, from_start=True)
+    wait_jack_client(node)
     _wait_known_to_hub(hub, name, node)
     return node
+
+
+def wait_jack_client(node: Proc) -> None:
+    """Until `node` (started with --midi-api jack) has opened its JACK client. On a busy
+    machine that has taken seconds: the deadline is a service's, not a message's."""
+    node.wait_for_line(r"midi: JACK", SERVICE_START, from_start=True)
 
 
 def start_socket_node(lab: Lab, hub: Proc, name: str, port: int, path: str) -> Proc:

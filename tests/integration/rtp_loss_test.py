@@ -30,7 +30,7 @@ def start_mesh(lab: Lab, mesh: str, name: str, extra: list[str]) -> tuple[Proc, 
                             "--port", str(lab.free_port()), "--name", name, "--midi-api", "jack",
                             "--port-name", name, "--rtp-port", str(rtp_port), *extra])
     node.wait_for_line(r"hub: forwarding")
-    node.wait_for_line(r"midi: JACK", meshlab.SERVICE_START, from_start=True)
+    meshlab.wait_jack_client(node)
     if rtplab.session_ports(node) != (rtp_port, rtp_port + 1):
         fail(f"{name}'s session is on {rtplab.session_ports(node)}, not --rtp-port {rtp_port}")
     return node, rtp_port

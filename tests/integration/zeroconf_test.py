@@ -20,7 +20,7 @@ def start(lab: Lab, name: str, *extra: str) -> Proc:
     # One JACK client opening at a time: three opening at once against a synchronous (-S)
     # server left one hanging for over 15 s in a CI run here. Opening takes a few hundred ms,
     # well inside the election's 1.5 s grace, so the nodes still start together for mDNS.
-    node.wait_for_line(r"midi: JACK", meshlab.SERVICE_START, from_start=True)
+    meshlab.wait_jack_client(node)
     return node
 
 
