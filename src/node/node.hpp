@@ -175,10 +175,12 @@ private:
   void members_leave(const std::string& why);
   wire::Hello member_hello(const bridge::Member& member) const;
 
+  // Before the context, so it ends after it: the context's end waits for the goodbye to linger
+  // out, and a second Ctrl-C or SIGTERM meanwhile must not kill the node before it has left.
+  SignalPipe signals_;
   NodeConfig config_;
   zmq::context_t context_;
   std::optional<security::ZapHandler> zap_; // secured mesh: before any hub socket binds
-  SignalPipe signals_;
   std::unique_ptr<hub::Hub> hub_; // this node's proxy: forwarding when it is the hub, else idle
   MeshLink link_;
   std::unique_ptr<midi::MidiPorts> midi_;

@@ -27,8 +27,10 @@ SignalPipe::SignalPipe() {
 }
 
 SignalPipe::~SignalPipe() {
+  // Ignored, not the default: the node has left and the process is ending; a late second
+  // Ctrl-C must not turn a clean exit into death by signal. Ctrl-\ (SIGQUIT) still kills.
   for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR1})
-    std::signal(s, SIG_DFL);
+    std::signal(s, SIG_IGN);
   ::close(pipe_fds[0]);
   ::close(pipe_fds[1]);
 }
