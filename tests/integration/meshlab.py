@@ -502,12 +502,15 @@ class Lab:
         avahi.wait_for_line(r"Server startup complete", timeout=SERVICE_START)
 
     def hosts(self, n: int, prefix: str = "ml", daemons: bool = True,
-              jack: bool = True) -> list["Host"]:
+              jack: bool = True, synchronous: bool = True) -> list["Host"]:
         """n "hosts" on one machine: network namespaces joined by a bridge, each with its own
         D-Bus, avahi-daemon (real multicast mDNS across the bridge) and JACK server.
         daemons=False: none of these (nodes joined with --connect, socket MIDI): on a shared
         machine three idle JACK servers are noise in a latency measurement. jack=False: D-Bus
-        and avahi-daemon but no JACK server (zero-config nodes on socket MIDI).
+        and avahi-daemon but no JACK server (zero-config nodes on socket MIDI). The JACK servers
+        are synchronous (-S) unless synchronous=False, as in Lab.start_jack: an asynchronous one
+        lost a note-off in its xruns beside meshbench (failover_test, ci34). A node SIGKILLed
+        under -S may crash the other clients of its host's server: read no probe there after.
 
         Namespaces are named <prefix><unique>h1..hn, the bridge's <prefix><unique>-sw; host i
         has 10.250.0.(10+i)/24 on its eth0, whose other end <prefix><unique>v<i> (at most 15
@@ -576,7 +579,7 @@ class Lab:
         wait_until(forwarding, 10, "the bridge ports to come up")
         if daemons:
             for h in hosts:
-                h._start_daemons(jack)
+                h._start_daemons(jack, synchronous)
             for h in hosts:
                 h._wait_daemons()
         return hosts
@@ -665,7 +668,7 @@ class Host:
     def heal(self) -> None:
         subprocess.run(["ip", "-n", self._switch, "link", "set", self._veth, "up"], check=True)
 
-    def _start_daemons(self, jack: bool) -> None:
+    def _start_daemons(self, jack: bool, synchronous: bool) -> None:
         # The system bus exactly as the system's (same config), on this host's /run/dbus.
         bus = self.spawn(f"{self.name}-dbus", ["dbus-daemon", "--system", "--nofork",
                                                "--nopidfile"])
@@ -675,8 +678,8 @@ class Host:
         self._daemons = [bus]
         if jack:
             self._daemons.append(self.spawn(f"{self.name}-jackd", [
-                "jackd", "--no-realtime", "-n", self.jack_server, "-d", "dummy", "-r", "48000",
-                "-p", "512"]))
+                "jackd", "--no-realtime", "-n", self.jack_server, *(["-S"] if synchronous else []),
+                "-d", "dummy", "-r", "48000", "-p", "512"]))
 
     def _wait_daemons(self) -> None:
         bus, *jack = self._daemons
