@@ -449,9 +449,7 @@ class Lab:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the lab closes
             self.at_close(lock.close)
         name = f"mmtest-{self.id}"
-        jackd = self.spawn("jackd", ["jackd", "--no-realtime", "-n", name,
-                                     *(["-S"] if synchronous else []),
-                                     "-d", "dummy", "-r", "48000", "-p", str(period)])
+        jackd = self.spawn("jackd", _jackd_argv(name, synchronous, period))
         _wait_jackd(jackd, name, lambda argv: subprocess.run(
             argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             timeout=SERVICE_START + 10))
@@ -677,9 +675,8 @@ class Host:
                         .replace("allow-interfaces=lo", "allow-interfaces=eth0"))
         self._daemons = [bus]
         if jack:
-            self._daemons.append(self.spawn(f"{self.name}-jackd", [
-                "jackd", "--no-realtime", "-n", self.jack_server, *(["-S"] if synchronous else []),
-                "-d", "dummy", "-r", "48000", "-p", "512"]))
+            self._daemons.append(self.spawn(f"{self.name}-jackd",
+                                            _jackd_argv(self.jack_server, synchronous)))
 
     def _wait_daemons(self) -> None:
         bus, *jack = self._daemons
@@ -693,6 +690,12 @@ class Host:
                         lambda argv: self.run(argv, timeout=SERVICE_START + 10))
         avahi.wait_for_line(r"Server startup complete", timeout=SERVICE_START)
         self._daemons.append(avahi)
+
+
+def _jackd_argv(server: str, synchronous: bool, period: int = 512) -> list[str]:
+    # The dummy driver: no sound card needed. Lab.start_jack says why these settings.
+    return ["jackd", "--no-realtime", "-n", server, *(["-S"] if synchronous else []),
+            "-d", "dummy", "-r", "48000", "-p", str(period)]
 
 
 def _wait_jackd(jackd: Proc, server: str,
